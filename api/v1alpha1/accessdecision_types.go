@@ -1,0 +1,99 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DecisionType is what a reviewer decides.
+// +kubebuilder:validation:Enum=Approve;Deny;Revoke
+type DecisionType string
+
+// Decision types.
+const (
+	// DecisionApprove counts towards the request's approval threshold.
+	DecisionApprove DecisionType = "Approve"
+	// DecisionDeny ends a pending request.
+	DecisionDeny DecisionType = "Deny"
+	// DecisionRevoke ends an active grant early.
+	DecisionRevoke DecisionType = "Revoke"
+)
+
+// AccessDecisionSpec is a reviewer's decision on an AccessRequest in the same
+// namespace. It is immutable once created.
+type AccessDecisionSpec struct {
+	// request is the name of the AccessRequest in this namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Request string `json:"request"`
+
+	// decision is Approve, Deny or Revoke.
+	// +required
+	Decision DecisionType `json:"decision"`
+
+	// comment explains the decision.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Comment string `json:"comment,omitempty"`
+
+	// reviewer is who decided. It is written at admission from the
+	// authenticated user; a decision without a reviewer never counts.
+	// +optional
+	Reviewer *UserInfo `json:"reviewer,omitempty"`
+}
+
+// AccessDecisionStatus tells the reviewer whether the decision took effect.
+type AccessDecisionStatus struct {
+	// observedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions hold Counted: True when the decision took effect, False
+	// with a reason (NotEligible, SelfApproval, Duplicate,
+	// RequestNotPending, RequestNotFound) when it did not.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// AccessDecision approves, denies or revokes an AccessRequest.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=adec,categories=rolegate
+// +kubebuilder:printcolumn:name="Request",type=string,JSONPath=`.spec.request`
+// +kubebuilder:printcolumn:name="Decision",type=string,JSONPath=`.spec.decision`
+// +kubebuilder:printcolumn:name="Reviewer",type=string,JSONPath=`.spec.reviewer.username`
+// +kubebuilder:printcolumn:name="Counted",type=string,JSONPath=`.status.conditions[?(@.type=="Counted")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.spec == oldSelf.spec",message="spec is immutable; create a new AccessDecision instead"
+type AccessDecision struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the decision; immutable.
+	// +required
+	Spec AccessDecisionSpec `json:"spec"`
+
+	// status tells whether the decision counted.
+	// +optional
+	Status AccessDecisionStatus `json:"status,omitempty"`
+}
+
+// AccessDecisionList is a list of AccessDecision.
+//
+// +kubebuilder:object:root=true
+type AccessDecisionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []AccessDecision `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&AccessDecision{}, &AccessDecisionList{})
+}

@@ -1,0 +1,184 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// AccessRequestSpec asks for a role for a service account, for a bounded
+// time. It is immutable once created.
+type AccessRequestSpec struct {
+	// serviceAccount receives the role.
+	// +required
+	ServiceAccount ServiceAccountReference `json:"serviceAccount"`
+
+	// roleRef is the Role (in this namespace) or ClusterRole (bound in this
+	// namespace) asked for; it must be in the policy's catalog.
+	// +required
+	RoleRef RoleRef `json:"roleRef"`
+
+	// duration is how long the access should last once granted, for example
+	// 1h; at most the entitlement's maxDuration.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="duration must be positive"
+	Duration metav1.Duration `json:"duration"`
+
+	// justification says why the access is needed; required unless the
+	// policy sets requireJustification: false.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Justification string `json:"justification,omitempty"`
+
+	// tags classify the request; the policy names the mandatory ones and
+	// their allowed values. The sensitivity tag (low, medium, high,
+	// critical) raises the bar for approval.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Tags map[string]string `json:"tags,omitempty"`
+
+	// policy names the ApprovalPolicy to use; required only when more than
+	// one policy allows the role in this namespace.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Policy string `json:"policy,omitempty"`
+
+	// requester is who opened the request. It is written at admission from
+	// the authenticated user; a request without a requester is never granted.
+	// +optional
+	Requester *Requester `json:"requester,omitempty"`
+}
+
+// ApprovalRecord is one decision that counted towards a request.
+type ApprovalRecord struct {
+	// reviewer is the username of who decided, or ApprovalPolicy/<name>
+	// when the policy approved automatically.
+	// +required
+	// +kubebuilder:validation:MaxLength=512
+	Reviewer string `json:"reviewer"`
+
+	// decision is what the reviewer decided.
+	// +required
+	Decision DecisionType `json:"decision"`
+
+	// tier is the approver tier the reviewer decided for.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Tier string `json:"tier,omitempty"`
+
+	// time is when the decision was made.
+	// +required
+	Time metav1.Time `json:"time"`
+
+	// comment is the reviewer's comment.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Comment string `json:"comment,omitempty"`
+
+	// decisionRef is the name of the AccessDecision, empty for automatic approval.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	DecisionRef string `json:"decisionRef,omitempty"`
+}
+
+// AccessRequestStatus is the observed state of an AccessRequest. It is an
+// output: the controller recomputes it from the policy and the decisions on
+// every reconcile and reads it back only to keep access from lengthening.
+type AccessRequestStatus struct {
+	// observedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are Validated, Approved, Escalated, Granted, Expired and
+	// Ready; Ready's reason is the lifecycle state (PendingApproval, Granted,
+	// Expired, Revoked, Denied, TimedOut, Invalid).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// policy is the ApprovalPolicy that governs the request.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Policy string `json:"policy,omitempty"`
+
+	// effectiveSensitivity is the higher of the sensitivity tag and the
+	// entitlement's sensitivity.
+	// +optional
+	EffectiveSensitivity Sensitivity `json:"effectiveSensitivity,omitempty"`
+
+	// tier is the approver tier that decides the request now.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Tier string `json:"tier,omitempty"`
+
+	// approvals are the decisions that counted, in order.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Approvals []ApprovalRecord `json:"approvals,omitempty"`
+
+	// grantedAt is when the RoleBinding was first created.
+	// +optional
+	GrantedAt *metav1.Time `json:"grantedAt,omitempty"`
+
+	// expiresAt is when access ends: grantedAt plus duration, never later
+	// than the policy allows now.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// revokedAt is when access ended (expiry, revocation or policy change).
+	// A request whose access ended is never granted again.
+	// +optional
+	RevokedAt *metav1.Time `json:"revokedAt,omitempty"`
+
+	// roleBinding is the name of the RoleBinding that carries the grant.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	RoleBinding string `json:"roleBinding,omitempty"`
+}
+
+// AccessRequest asks for a role for a service account for a bounded time.
+// It lives in the namespace where the access is granted.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=areq,categories=rolegate
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.status.policy`
+// +kubebuilder:printcolumn:name="ServiceAccount",type=string,JSONPath=`.spec.serviceAccount.name`
+// +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.roleRef.name`
+// +kubebuilder:printcolumn:name="Tier",type=string,JSONPath=`.status.tier`,priority=1
+// +kubebuilder:printcolumn:name="Requester",type=string,JSONPath=`.spec.requester.username`,priority=1
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.spec == oldSelf.spec",message="spec is immutable; create a new AccessRequest instead"
+type AccessRequest struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the request; immutable.
+	// +required
+	Spec AccessRequestSpec `json:"spec"`
+
+	// status is the request's observed state.
+	// +optional
+	Status AccessRequestStatus `json:"status,omitempty"`
+}
+
+// AccessRequestList is a list of AccessRequest.
+//
+// +kubebuilder:object:root=true
+type AccessRequestList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []AccessRequest `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&AccessRequest{}, &AccessRequestList{})
+}

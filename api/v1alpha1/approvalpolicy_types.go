@@ -1,0 +1,212 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RequiredTag is a tag every request under the policy must carry.
+type RequiredTag struct {
+	// key is the tag's name, as used in an AccessRequest's spec.tags.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	Key string `json:"key"`
+
+	// values are the allowed values; empty means any non-empty value.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	Values []string `json:"values,omitempty"`
+}
+
+// Entitlement is one role in a policy's catalog.
+type Entitlement struct {
+	// roleRef is the Role or ClusterRole that may be requested. A Role is
+	// looked up in the request's namespace.
+	// +required
+	RoleRef RoleRef `json:"roleRef"`
+
+	// maxDuration is the longest a grant of this role may last, for example 1h.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxDuration must be positive"
+	MaxDuration metav1.Duration `json:"maxDuration"`
+
+	// sensitivity is the floor for a request's sensitivity: a request is
+	// handled at the higher of this and its sensitivity tag.
+	// +optional
+	// +kubebuilder:default=low
+	Sensitivity Sensitivity `json:"sensitivity,omitempty"`
+
+	// autoApprove grants the role without human review once the request is
+	// valid; the approval is recorded as given by the policy.
+	// +optional
+	AutoApprove bool `json:"autoApprove,omitempty"`
+}
+
+// ApproverTier is one level of reviewers. Tiers are ordered: a request is
+// decided by the first tier whose maxSensitivity covers it, and reviewers
+// of later tiers may approve as well.
+type ApproverTier struct {
+	// name identifies the tier in status and events.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// subjects are the users, groups and service accounts that may decide
+	// for this tier.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Subjects []Subject `json:"subjects"`
+
+	// requiredApprovals is how many distinct reviewers must approve when
+	// this tier decides.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16
+	RequiredApprovals int32 `json:"requiredApprovals,omitempty"`
+
+	// maxSensitivity is this tier's authority bound: it does not decide
+	// requests above it. Unset means no bound.
+	// +optional
+	MaxSensitivity Sensitivity `json:"maxSensitivity,omitempty"`
+
+	// escalateAfter passes an undecided request to the next tier after this
+	// long. Unset means the tier decides until pendingTimeout.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="escalateAfter must be positive"
+	EscalateAfter *metav1.Duration `json:"escalateAfter,omitempty"`
+}
+
+// ApprovalPolicySpec is what the platform team allows: which roles can be
+// asked for where, with which tags, by whom, and who must approve.
+// +kubebuilder:validation:XValidation:rule="self.entitlements.all(e, self.entitlements.exists_one(f, f.roleRef.kind == e.roleRef.kind && f.roleRef.name == e.roleRef.name))",message="entitlements must not list the same roleRef twice"
+// +kubebuilder:validation:XValidation:rule="self.entitlements.all(e, e.autoApprove || size(self.approvers) > 0)",message="approvers are required unless every entitlement sets autoApprove"
+type ApprovalPolicySpec struct {
+	// namespaceSelector selects the namespaces whose requests this policy
+	// governs; {} selects every namespace.
+	// +required
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector"`
+
+	// requesters may open requests under this policy. Empty means anyone
+	// whom RBAC lets create AccessRequests.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Requesters []Subject `json:"requesters,omitempty"`
+
+	// serviceAccountNamespaces are the namespaces whose service accounts may
+	// receive access. Empty means only the request's own namespace.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=63
+	ServiceAccountNamespaces []string `json:"serviceAccountNamespaces,omitempty"`
+
+	// requiredTags are the tags every request must carry, with their allowed values.
+	// +optional
+	// +listType=map
+	// +listMapKey=key
+	// +kubebuilder:validation:MaxItems=32
+	RequiredTags []RequiredTag `json:"requiredTags,omitempty"`
+
+	// requireJustification makes spec.justification mandatory on requests.
+	// +optional
+	// +kubebuilder:default=true
+	RequireJustification *bool `json:"requireJustification,omitempty"`
+
+	// entitlements is the catalog: the only roles that can be requested
+	// under this policy.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=128
+	Entitlements []Entitlement `json:"entitlements"`
+
+	// approvers are the ordered tiers of reviewers.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Approvers []ApproverTier `json:"approvers,omitempty"`
+
+	// pendingTimeout closes a request that is still undecided after this
+	// long as TimedOut. Unset means requests wait until decided or deleted.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="pendingTimeout must be positive"
+	PendingTimeout *metav1.Duration `json:"pendingTimeout,omitempty"`
+
+	// trustedSubmitters are controllers (for example Argo CD) allowed to
+	// submit requests on someone's behalf, named in the
+	// access.rolegate.dev/requested-by annotation.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	TrustedSubmitters []Subject `json:"trustedSubmitters,omitempty"`
+}
+
+// ApprovalPolicyStatus is the observed state of an ApprovalPolicy.
+type ApprovalPolicyStatus struct {
+	// observedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions hold Ready, False with a reason when the policy is unusable
+	// (for example a catalog role does not exist).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ApprovalPolicy decides which roles can be requested in which namespaces,
+// which tags are mandatory, who may ask and who must approve.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=apol,categories=rolegate
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ApprovalPolicy struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the policy.
+	// +required
+	Spec ApprovalPolicySpec `json:"spec"`
+
+	// status is the policy's observed state.
+	// +optional
+	Status ApprovalPolicyStatus `json:"status,omitempty"`
+}
+
+// ApprovalPolicyList is a list of ApprovalPolicy.
+//
+// +kubebuilder:object:root=true
+type ApprovalPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ApprovalPolicy `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ApprovalPolicy{}, &ApprovalPolicyList{})
+}

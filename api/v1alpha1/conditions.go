@@ -1,0 +1,92 @@
+package v1alpha1
+
+// Condition types on AccessRequest.
+const (
+	// ConditionValidated is True when the request passes every check of its policy.
+	ConditionValidated = "Validated"
+	// ConditionApproved is True when the approval threshold is met, Unknown
+	// while approval is pending, and False when denied or timed out.
+	ConditionApproved = "Approved"
+	// ConditionEscalated is True when the request moved past its first deciding tier.
+	ConditionEscalated = "Escalated"
+	// ConditionGranted is True while the RoleBinding exists and is correct.
+	ConditionGranted = "Granted"
+	// ConditionExpired is True when access ended because its time was up.
+	ConditionExpired = "Expired"
+	// ConditionReady summarises the request; its reason is the lifecycle state.
+	ConditionReady = "Ready"
+)
+
+// Condition type on AccessDecision.
+const (
+	// ConditionCounted is True when the decision took effect on its request.
+	ConditionCounted = "Counted"
+)
+
+// Validation reasons (Validated=False). Each names the check that failed.
+const (
+	ReasonValid                    = "Valid"
+	ReasonMissingTag               = "MissingTag"
+	ReasonTagValueNotAllowed       = "TagValueNotAllowed"
+	ReasonRoleNotInCatalog         = "RoleNotInCatalog"
+	ReasonRoleNotFound             = "RoleNotFound"
+	ReasonDurationTooLong          = "DurationTooLong"
+	ReasonNoMatchingPolicy         = "NoMatchingPolicy"
+	ReasonAmbiguousPolicy          = "AmbiguousPolicy"
+	ReasonPolicyNotFound           = "PolicyNotFound"
+	ReasonServiceAccountNotAllowed = "ServiceAccountNotAllowed"
+	ReasonRequesterMissing         = "RequesterMissing"
+	ReasonRequesterNotAllowed      = "RequesterNotAllowed"
+	ReasonJustificationRequired    = "JustificationRequired"
+	ReasonNoApproverTier           = "NoApproverTier"
+)
+
+// Approval reasons (Approved condition).
+const (
+	ReasonPendingApproval = "PendingApproval"
+	ReasonApproved        = "Approved"
+	ReasonAutoApproved    = "AutoApproved"
+	ReasonDenied          = "Denied"
+	ReasonTimedOut        = "TimedOut"
+)
+
+// Escalation reasons (Escalated condition).
+const (
+	ReasonFirstTier = "FirstTier"
+	ReasonEscalated = "Escalated"
+)
+
+// Grant reasons (Granted condition) and Ready reasons.
+const (
+	ReasonGranted         = "Granted"
+	ReasonNotGranted      = "NotGranted"
+	ReasonBindingConflict = "BindingConflict"
+	ReasonExpired         = "Expired"
+	ReasonRevoked         = "Revoked"
+	ReasonPolicyChanged   = "PolicyChanged"
+	ReasonInvalid         = "Invalid"
+	ReasonNotExpired      = "NotExpired"
+)
+
+// Decision reasons (Counted condition on AccessDecision).
+const (
+	ReasonCounted           = "Counted"
+	ReasonNotEligible       = "NotEligible"
+	ReasonSelfApproval      = "SelfApproval"
+	ReasonDuplicate         = "Duplicate"
+	ReasonRequestNotPending = "RequestNotPending"
+	ReasonRequestNotFound   = "RequestNotFound"
+	ReasonReviewerMissing   = "ReviewerMissing"
+)
+
+// Policy readiness reasons (Ready condition on ApprovalPolicy).
+const (
+	ReasonPolicyReady = "Ready"
+	// ReasonRoleNotFound (shared with requests) is used when a catalog role does not exist.
+)
+
+// AccessRequestConditions lists every condition an AccessRequest carries.
+var AccessRequestConditions = []string{
+	ConditionValidated, ConditionApproved, ConditionEscalated,
+	ConditionGranted, ConditionExpired, ConditionReady,
+}
