@@ -1,0 +1,166 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+)
+
+// Outcome is what should be true of a request's access right now.
+type Outcome string
+
+// Outcomes. Grant is the only one under which a RoleBinding may exist.
+const (
+	// OutcomeInvalid: the request fails its policy and was never granted.
+	OutcomeInvalid Outcome = "Invalid"
+	// OutcomePending: valid, waiting for approval.
+	OutcomePending Outcome = "Pending"
+	// OutcomeDenied: an eligible reviewer denied it.
+	OutcomeDenied Outcome = "Denied"
+	// OutcomeTimedOut: undecided past the policy's pendingTimeout.
+	OutcomeTimedOut Outcome = "TimedOut"
+	// OutcomeGrant: approved and within its time; the binding must exist.
+	OutcomeGrant Outcome = "Grant"
+	// OutcomeExpired: approved, and its time is up.
+	OutcomeExpired Outcome = "Expired"
+	// OutcomeRevoked: a Revoke decision ended it.
+	OutcomeRevoked Outcome = "Revoked"
+	// OutcomePolicyChanged: it was granted, and the policy no longer allows it.
+	OutcomePolicyChanged Outcome = "PolicyChanged"
+)
+
+// Input is everything Evaluate needs to know about a request and its world.
+type Input struct {
+	Request         *accessv1alpha1.AccessRequest
+	Policies        []accessv1alpha1.ApprovalPolicy
+	NamespaceLabels map[string]string
+	Decisions       []accessv1alpha1.AccessDecision
+	// RoleExists reports whether the requested Role or ClusterRole exists.
+	RoleExists bool
+	// GrantedAt is the earliest evidence that access was granted; zero if never.
+	GrantedAt time.Time
+	Now       time.Time
+}
+
+// Result is Evaluate's verdict on a request.
+type Result struct {
+	Policy      *accessv1alpha1.ApprovalPolicy
+	Entitlement *accessv1alpha1.Entitlement
+	Sensitivity accessv1alpha1.Sensitivity
+	Violations  []Violation
+	Tally       Tally
+	Outcome     Outcome
+	// GrantedAt and ExpiresAt bound the grant (set for Grant and Expired).
+	GrantedAt time.Time
+	ExpiresAt time.Time
+	// RequeueAfter is when the outcome changes by time alone; zero if never.
+	RequeueAfter time.Duration
+}
+
+// Evaluate decides what a live request's access should be now, from the
+// request's immutable spec, the policies, the decisions and the clock. It
+// never trusts a request's status: a request whose access already ended is
+// the caller's to keep ended.
+func Evaluate(in Input) Result {
+	r := Result{}
+	req := in.Request
+	p, v := Select(in.Policies, in.NamespaceLabels, req)
+	if v != nil {
+		r.Violations = []Violation{*v}
+	} else {
+		r.Policy = p
+		r.Violations = Validate(p, req)
+		r.Entitlement = FindEntitlement(p, req.Spec.RoleRef)
+		if r.Entitlement != nil {
+			r.Sensitivity = EffectiveSensitivity(req, r.Entitlement)
+		}
+		if !in.RoleExists {
+			r.Violations = append(r.Violations, roleMissing(req))
+		}
+	}
+	granted := !in.GrantedAt.IsZero()
+	if granted {
+		// A shorter maxDuration shortens an active grant (see ExpiresAt)
+		// rather than revoking it.
+		r.Violations = slices.DeleteFunc(r.Violations, func(v Violation) bool {
+			return v.Reason == accessv1alpha1.ReasonDurationTooLong
+		})
+	}
+	if len(r.Violations) > 0 {
+		r.Outcome = OutcomeInvalid
+		if granted {
+			r.Outcome = OutcomePolicyChanged
+		}
+		r.Tally = Tally{Verdicts: NotPending(in.Decisions, "the request is not valid: "+r.Violations[0].Error())}
+		return r
+	}
+
+	r.Tally = Count(TallyInput{Policy: p, Entitlement: r.Entitlement, Request: req, Decisions: in.Decisions, Now: in.Now})
+	switch r.Tally.State {
+	case StatePending:
+		r.Outcome = OutcomePending
+		if !r.Tally.NextChange.IsZero() {
+			r.RequeueAfter = Until(in.Now, r.Tally.NextChange)
+		}
+	case StateDenied:
+		r.Outcome = OutcomeDenied
+	case StateTimedOut:
+		r.Outcome = OutcomeTimedOut
+	case StateRevoked:
+		r.Outcome = OutcomeRevoked
+	case StateApproved:
+		r.GrantedAt = in.GrantedAt
+		if !granted {
+			// API timestamps have second precision; starting the grant on a
+			// whole second keeps expiresAt the same after a round trip.
+			r.GrantedAt = in.Now.Truncate(time.Second)
+		}
+		r.ExpiresAt = ExpiresAt(r.GrantedAt, req.Spec.Duration.Duration, r.Entitlement.MaxDuration.Duration)
+		if in.Now.Before(r.ExpiresAt) {
+			r.Outcome = OutcomeGrant
+			r.RequeueAfter = Until(in.Now, r.ExpiresAt)
+		} else {
+			r.Outcome = OutcomeExpired
+		}
+	}
+	// A grant that the current policy and decisions no longer approve is cut.
+	if granted && (r.Outcome == OutcomePending || r.Outcome == OutcomeDenied || r.Outcome == OutcomeTimedOut) {
+		r.Outcome = OutcomePolicyChanged
+		r.RequeueAfter = 0
+	}
+	return r
+}
+
+func roleMissing(req *accessv1alpha1.AccessRequest) Violation {
+	where := "in namespace " + req.Namespace
+	if req.Spec.RoleRef.Kind == accessv1alpha1.RoleKindClusterRole {
+		where = "in the cluster"
+	}
+	return Violation{
+		Reason: accessv1alpha1.ReasonRoleNotFound, Field: "spec.roleRef",
+		Message: fmt.Sprintf("%s does not exist %s; ask its owner to create it, or request another role from the catalog",
+			req.Spec.RoleRef, where),
+	}
+}
+
+// NotPending gives every decision the same RequestNotPending verdict.
+func NotPending(decisions []accessv1alpha1.AccessDecision, message string) map[string]Verdict {
+	out := make(map[string]Verdict, len(decisions))
+	for _, d := range decisions {
+		out[d.Name] = Verdict{Reason: accessv1alpha1.ReasonRequestNotPending, Message: message}
+	}
+	return out
+}
+
+// ExpiresAt is when a grant made at grantedAt ends: after the requested
+// duration, and never later than the entitlement's maxDuration allows now.
+func ExpiresAt(grantedAt time.Time, requested, maxDuration time.Duration) time.Time {
+	return grantedAt.Add(min(requested, maxDuration))
+}
+
+// Until is how long from now until t, never negative.
+func Until(now, t time.Time) time.Duration {
+	return max(t.Sub(now), 0)
+}
