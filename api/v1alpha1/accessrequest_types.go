@@ -35,6 +35,7 @@ type AccessRequestSpec struct {
 	// critical) raises the bar for approval.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$') && size(self[k]) <= 253)",message="tag keys must be at most 63 characters of letters, digits, '-', '_' or '.', starting and ending with a letter or digit; values at most 253 characters"
 	Tags map[string]string `json:"tags,omitempty"`
 
 	// policy names the ApprovalPolicy to use; required only when more than
@@ -153,7 +154,7 @@ type AccessRequestStatus struct {
 // +kubebuilder:printcolumn:name="Requester",type=string,JSONPath=`.spec.requester.username`,priority=1
 // +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:validation:XValidation:rule="self.spec == oldSelf.spec",message="spec is immutable; create a new AccessRequest instead"
+// +kubebuilder:validation:XValidation:rule="self.spec == oldSelf.spec",message="spec is immutable; create a new AccessRequest instead",fieldPath=".spec"
 type AccessRequest struct {
 	metav1.TypeMeta `json:",inline"`
 

@@ -92,7 +92,7 @@ type ApproverTier struct {
 // ApprovalPolicySpec is what the platform team allows: which roles can be
 // asked for where, with which tags, by whom, and who must approve.
 // +kubebuilder:validation:XValidation:rule="self.entitlements.all(e, self.entitlements.exists_one(f, f.roleRef.kind == e.roleRef.kind && f.roleRef.name == e.roleRef.name))",message="entitlements must not list the same roleRef twice"
-// +kubebuilder:validation:XValidation:rule="self.entitlements.all(e, e.autoApprove || size(self.approvers) > 0)",message="approvers are required unless every entitlement sets autoApprove"
+// +kubebuilder:validation:XValidation:rule="(has(self.approvers) && size(self.approvers) > 0) || self.entitlements.all(e, has(e.autoApprove) && e.autoApprove)",message="approvers are required unless every entitlement sets autoApprove"
 type ApprovalPolicySpec struct {
 	// namespaceSelector selects the namespaces whose requests this policy
 	// governs; {} selects every namespace.

@@ -31,7 +31,7 @@ const (
 
 // Subject is a Kubernetes identity: a user, a group, or a service account
 // (which authenticates as the user system:serviceaccount:<namespace>:<name>).
-// +kubebuilder:validation:XValidation:rule="self.kind == 'ServiceAccount' ? has(self.__namespace__) && self.__namespace__ != ” : !has(self.__namespace__) || self.__namespace__ == ”",message="namespace is required for kind ServiceAccount and not allowed for User or Group"
+// +kubebuilder:validation:XValidation:rule="self.kind == 'ServiceAccount' ? has(self.__namespace__) && size(self.__namespace__) > 0 : !has(self.__namespace__) || size(self.__namespace__) == 0",message="namespace is required for kind ServiceAccount and not allowed for User or Group"
 type Subject struct {
 	// kind is User, Group or ServiceAccount.
 	// +required
