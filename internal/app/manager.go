@@ -1,0 +1,141 @@
+// Package app builds rolegate's controller manager. The production binary,
+// the development environment and the test suites all start the manager
+// through NewManager, so they run the same wiring.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/audit"
+	"rolegate.dev/rolegate/internal/controller"
+)
+
+// Scheme holds every kind the manager reads or writes.
+var Scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(accessv1alpha1.AddToScheme(Scheme))
+}
+
+// LeaderElectionID is the name of the lease the managers compete for.
+const LeaderElectionID = "rolegate.access.rolegate.dev"
+
+// Options configure the manager.
+type Options struct {
+	// MetricsAddr is where metrics are served; "0" turns them off.
+	MetricsAddr string
+	// SecureMetrics serves metrics over HTTPS behind Kubernetes
+	// authentication and authorization.
+	SecureMetrics bool
+	// ProbeAddr is where /healthz and /readyz are served; "0" turns them off.
+	ProbeAddr string
+	// LeaderElection makes only one replica act at a time.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	LeaseDuration           time.Duration
+	// Clock is the time source for expiry, escalation and timeouts.
+	Clock clock.PassiveClock
+	// AuditLog receives one JSON line per state change; nil means stdout.
+	AuditLog io.Writer
+	// MaxConcurrentReconciles bounds parallel AccessRequest reconciles.
+	MaxConcurrentReconciles int
+	// SkipNameValidation lets several managers run in one process (tests).
+	SkipNameValidation bool
+}
+
+// ManagedBindingSelector selects the RoleBindings rolegate manages; the
+// cache holds only those, so memory does not grow with the cluster.
+func ManagedBindingSelector() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue})
+}
+
+// NewManager builds a manager with rolegate's controllers, indexes and probes.
+func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics}
+	if o.SecureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if o.MetricsAddr == "" {
+		metricsOpts.BindAddress = "0"
+	}
+	probeAddr := o.ProbeAddr
+	if probeAddr == "" {
+		probeAddr = "0"
+	}
+	mopts := ctrl.Options{
+		Scheme:                        Scheme,
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&rbacv1.RoleBinding{}: {Label: ManagedBindingSelector()},
+		}},
+		Controller: config.Controller{SkipNameValidation: ptr.To(o.SkipNameValidation)},
+	}
+	if o.LeaseDuration > 0 {
+		mopts.LeaseDuration = &o.LeaseDuration
+		renew := o.LeaseDuration * 2 / 3
+		retry := o.LeaseDuration / 5
+		mopts.RenewDeadline, mopts.RetryPeriod = &renew, &retry
+	}
+	mgr, err := ctrl.NewManager(cfg, mopts)
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := controller.SetupIndexes(context.Background(), mgr); err != nil {
+		return nil, fmt.Errorf("registering indexes: %w", err)
+	}
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	w := o.AuditLog
+	if w == nil {
+		w = os.Stdout
+	}
+	if err := (&controller.AccessRequestReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Clock:                   clk,
+		Recorder:                mgr.GetEventRecorder("rolegate"),
+		Audit:                   audit.NewJSONSink(w),
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the AccessRequest controller: %w", err)
+	}
+	if err := (&controller.ApprovalPolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the ApprovalPolicy controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding ready check: %w", err)
+	}
+	return mgr, nil
+}

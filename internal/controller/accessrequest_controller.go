@@ -1,0 +1,505 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/audit"
+	"rolegate.dev/rolegate/internal/policy"
+)
+
+// AccessRequestReconciler grants and revokes the RoleBinding of each
+// AccessRequest. Approval is recomputed from the policy and the
+// AccessDecisions on every pass; status is written, never trusted.
+type AccessRequestReconciler struct {
+	client.Client
+	// APIReader reads around the cache before anything is deleted.
+	APIReader client.Reader
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+	Audit     audit.Sink
+	// MaxConcurrentReconciles bounds parallel reconciles (default 1).
+	MaxConcurrentReconciles int
+}
+
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=accessrequests,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=accessrequests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=accessrequests/finalizers,verbs=update
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=accessdecisions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=accessdecisions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=approvalpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;clusterroles,verbs=get;list;watch;bind
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile drives one AccessRequest towards what its policy and decisions
+// allow right now.
+func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ar := &accessv1alpha1.AccessRequest{}
+	if err := r.Get(ctx, req.NamespacedName, ar); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.cleanUpAfter(ctx, req.NamespacedName)
+		}
+		return ctrl.Result{}, err
+	}
+	if !ar.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, ar)
+	}
+	if !controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+		patch := client.MergeFromWithOptions(ar.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(ar, accessv1alpha1.RevokeFinalizer)
+		if err := r.Patch(ctx, ar, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+	}
+
+	w, err := r.observe(ctx, ar)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	before := ar.DeepCopy()
+	result, err := r.act(ctx, w)
+	if serr := r.writeStatus(ctx, before, ar); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if derr := r.writeVerdicts(ctx, w); derr != nil {
+		err = errors.Join(err, derr)
+	}
+	if err != nil {
+		return retryConflict(ctx, err)
+	}
+	r.announce(ctx, before, ar, w)
+	return result, nil
+}
+
+// conflictRetry is how soon a reconcile that lost an optimistic-lock race
+// (usually against its own previous write, not yet in the cache) runs again.
+const conflictRetry = 250 * time.Millisecond
+
+// retryConflict turns a write conflict into a quiet, prompt retry; other
+// errors go to the rate-limited queue and the log.
+func retryConflict(ctx context.Context, err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		logf.FromContext(ctx).V(1).Info("Retrying after a write conflict", "error", err.Error())
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// world is what one reconcile saw of a request and its surroundings.
+type world struct {
+	req       *accessv1alpha1.AccessRequest
+	now       time.Time
+	bindings  []rbacv1.RoleBinding
+	decisions []accessv1alpha1.AccessDecision
+	eval      policy.Result
+	// ended is true when the request's access ended in an earlier pass.
+	ended bool
+	// restored is set when a drifted or deleted binding was put back.
+	restored bool
+	// conflict names a binding of our name that rolegate does not control.
+	conflict string
+}
+
+func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha1.AccessRequest) (*world, error) {
+	w := &world{req: ar, now: r.Clock.Now(), ended: hasEnded(ar)}
+	var bindings rbacv1.RoleBindingList
+	if err := r.List(ctx, &bindings, client.InNamespace(ar.Namespace),
+		client.MatchingLabels{accessv1alpha1.RequestLabel: ar.Name, accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
+		return nil, fmt.Errorf("listing RoleBindings: %w", err)
+	}
+	w.bindings = bindings.Items
+	var decisions accessv1alpha1.AccessDecisionList
+	if err := r.List(ctx, &decisions, client.InNamespace(ar.Namespace), client.MatchingFields{DecisionRequestIndex: ar.Name}); err != nil {
+		return nil, fmt.Errorf("listing AccessDecisions: %w", err)
+	}
+	w.decisions = decisions.Items
+	if w.ended {
+		return w, nil
+	}
+
+	var policies accessv1alpha1.ApprovalPolicyList
+	if err := r.List(ctx, &policies); err != nil {
+		return nil, fmt.Errorf("listing ApprovalPolicies: %w", err)
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, types.NamespacedName{Name: ar.Namespace}, ns); err != nil {
+		return nil, fmt.Errorf("reading namespace %s: %w", ar.Namespace, err)
+	}
+	roleExists, err := r.roleExists(ctx, ar)
+	if err != nil {
+		return nil, err
+	}
+	w.eval = policy.Evaluate(policy.Input{
+		Request: ar, Policies: policies.Items, NamespaceLabels: ns.Labels, Decisions: w.decisions,
+		RoleExists: roleExists, GrantedAt: grantEvidence(ar, w.bindings, w.now), Now: w.now,
+	})
+	return w, nil
+}
+
+func (r *AccessRequestReconciler) roleExists(ctx context.Context, ar *accessv1alpha1.AccessRequest) (bool, error) {
+	obj := &metav1.PartialObjectMetadata{}
+	key := types.NamespacedName{Name: ar.Spec.RoleRef.Name}
+	if ar.Spec.RoleRef.Kind == accessv1alpha1.RoleKindClusterRole {
+		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("ClusterRole"))
+	} else {
+		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("Role"))
+		key.Namespace = ar.Namespace
+	}
+	err := r.Get(ctx, key, obj)
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return false, nil
+	default:
+		return false, fmt.Errorf("reading %s: %w", ar.Spec.RoleRef, err)
+	}
+}
+
+// hasEnded reports whether the request reached a final state in an earlier
+// pass: its access ended, or it was denied or timed out. Status is read
+// back only for this, and only to restrict: a final request never comes
+// back, even if the decisions that ended it are deleted.
+func hasEnded(ar *accessv1alpha1.AccessRequest) bool {
+	if ar.Status.RevokedAt != nil {
+		return true
+	}
+	switch conditionReason(ar.Status.Conditions, accessv1alpha1.ConditionReady) {
+	case accessv1alpha1.ReasonDenied, accessv1alpha1.ReasonTimedOut:
+		return true
+	}
+	return false
+}
+
+// grantEvidence is the earliest sign that the request was granted: its
+// recorded grantedAt or the creation of a binding it controls, never before
+// the request existed and never in the future. Taking the earliest means a
+// status rewritten by hand can shorten access but never lengthen it.
+func grantEvidence(ar *accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBinding, now time.Time) time.Time {
+	var at time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	if ar.Status.GrantedAt != nil {
+		consider(ar.Status.GrantedAt.Time)
+	}
+	for i := range bindings {
+		if ControlledBy(&bindings[i], ar) {
+			consider(bindings[i].CreationTimestamp.Time)
+		}
+	}
+	if at.IsZero() {
+		return at
+	}
+	if created := ar.CreationTimestamp.Time; at.Before(created) {
+		at = created
+	}
+	if at.After(now) {
+		at = now
+	}
+	return at
+}
+
+// act makes the cluster match the evaluation and records it in status.
+func (r *AccessRequestReconciler) act(ctx context.Context, w *world) (ctrl.Result, error) {
+	ar := w.req
+	if w.ended {
+		setEndedConditions(ar)
+		return ctrl.Result{}, r.deleteBindings(ctx, w.bindings)
+	}
+	e := w.eval
+	setEvaluatedStatus(ar, e)
+	switch e.Outcome {
+	case policy.OutcomeGrant:
+		if err := r.ensureBinding(ctx, w); err != nil {
+			return ctrl.Result{}, err
+		}
+		setGrantStatus(ar, w)
+		return ctrl.Result{RequeueAfter: e.RequeueAfter}, nil
+	case policy.OutcomeExpired, policy.OutcomeRevoked, policy.OutcomePolicyChanged:
+		if err := r.deleteBindings(ctx, w.bindings); err != nil {
+			return ctrl.Result{}, err
+		}
+		setRevokedStatus(ar, w)
+		return ctrl.Result{}, nil
+	default:
+		// Nothing may be bound: delete whatever carries this request's label.
+		if err := r.deleteBindings(ctx, w.bindings); err != nil {
+			return ctrl.Result{}, err
+		}
+		setNotGrantedStatus(ar, e)
+		return ctrl.Result{RequeueAfter: e.RequeueAfter}, nil
+	}
+}
+
+// ensureBinding creates or restores the request's RoleBinding and removes
+// any other binding that carries its label.
+func (r *AccessRequestReconciler) ensureBinding(ctx context.Context, w *world) error {
+	ar := w.req
+	want := DesiredBinding(ar, w.eval.ExpiresAt)
+	var have *rbacv1.RoleBinding
+	var others []rbacv1.RoleBinding
+	for i := range w.bindings {
+		if w.bindings[i].Name == want.Name && ControlledBy(&w.bindings[i], ar) {
+			have = &w.bindings[i]
+		} else {
+			others = append(others, w.bindings[i])
+		}
+	}
+	if err := r.deleteBindings(ctx, others); err != nil {
+		return err
+	}
+	if have == nil {
+		// The cache only holds labelled bindings: one stripped of its label
+		// shows up as AlreadyExists and is read around the cache.
+		err := r.Create(ctx, want)
+		if err == nil {
+			w.restored = ar.Status.GrantedAt != nil
+			return nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating RoleBinding %s: %w", want.Name, err)
+		}
+		have = &rbacv1.RoleBinding{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), have); err != nil {
+			return fmt.Errorf("reading RoleBinding %s: %w", want.Name, err)
+		}
+		if !ControlledBy(have, ar) {
+			w.conflict = want.Name
+			return nil
+		}
+	}
+	if bindingMatches(have, want) {
+		return nil
+	}
+	w.restored = true
+	if have.RoleRef != want.RoleRef {
+		// roleRef is immutable: replace the binding.
+		if err := r.deleteBinding(ctx, have); err != nil {
+			return err
+		}
+		if err := r.Create(ctx, want); err != nil {
+			return fmt.Errorf("re-creating RoleBinding %s: %w", want.Name, err)
+		}
+		return nil
+	}
+	restore(have, want)
+	if err := r.Update(ctx, have); err != nil {
+		return fmt.Errorf("restoring RoleBinding %s: %w", want.Name, err)
+	}
+	return nil
+}
+
+func (r *AccessRequestReconciler) deleteBindings(ctx context.Context, bindings []rbacv1.RoleBinding) error {
+	var errs []error
+	for i := range bindings {
+		errs = append(errs, r.deleteBinding(ctx, &bindings[i]))
+	}
+	return errors.Join(errs...)
+}
+
+// deleteBinding re-reads the binding around the cache and deletes exactly
+// that object, so that a binding re-created in the meantime is not hit blind.
+func (r *AccessRequestReconciler) deleteBinding(ctx context.Context, rb *rbacv1.RoleBinding) error {
+	fresh := &rbacv1.RoleBinding{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(rb), fresh); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if fresh.Labels[accessv1alpha1.ManagedByLabel] != accessv1alpha1.ManagedByValue && fresh.UID != rb.UID {
+		return nil
+	}
+	err := r.Delete(ctx, fresh, client.Preconditions{UID: &fresh.UID, ResourceVersion: &fresh.ResourceVersion})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting RoleBinding %s/%s: %w", rb.Namespace, rb.Name, err)
+	}
+	logf.FromContext(ctx).V(1).Info("Deleted RoleBinding", "roleBinding", client.ObjectKeyFromObject(rb))
+	return nil
+}
+
+// finalize revokes a request that is being deleted, records it, and lets it go.
+func (r *AccessRequestReconciler) finalize(ctx context.Context, ar *accessv1alpha1.AccessRequest) error {
+	if !controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+		return nil
+	}
+	var bindings rbacv1.RoleBindingList
+	if err := r.List(ctx, &bindings, client.InNamespace(ar.Namespace),
+		client.MatchingLabels{accessv1alpha1.RequestLabel: ar.Name, accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
+		return fmt.Errorf("listing RoleBindings: %w", err)
+	}
+	if err := r.deleteBindings(ctx, bindings.Items); err != nil {
+		return err
+	}
+	if ar.Status.RevokedAt == nil && (ar.Status.GrantedAt != nil || len(bindings.Items) > 0) {
+		now := metav1.NewTime(r.Clock.Now())
+		ar.Status.RevokedAt = &now
+		msg := "the AccessRequest was deleted; its RoleBinding was removed"
+		r.Recorder.Eventf(ar, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonRevoked, "Revoke", msg)
+		r.Audit.Write(ctx, auditRecord(ar, accessv1alpha1.ReasonRevoked, "RequestDeleted", msg))
+	}
+	patch := client.MergeFromWithOptions(ar.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(ar, accessv1alpha1.RevokeFinalizer)
+	if err := r.Patch(ctx, ar, patch); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("removing finalizer: %w", err)
+	}
+	return nil
+}
+
+// cleanUpAfter removes bindings left behind by a request that no longer
+// exists (orphans) and tells decisions naming it that it does not exist.
+func (r *AccessRequestReconciler) cleanUpAfter(ctx context.Context, key types.NamespacedName) error {
+	var bindings rbacv1.RoleBindingList
+	if err := r.List(ctx, &bindings, client.InNamespace(key.Namespace),
+		client.MatchingLabels{accessv1alpha1.RequestLabel: key.Name, accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
+		return fmt.Errorf("listing RoleBindings: %w", err)
+	}
+	if len(bindings.Items) > 0 {
+		logf.FromContext(ctx).Info("Removing orphaned RoleBindings", "count", len(bindings.Items))
+	}
+	if err := r.deleteBindings(ctx, bindings.Items); err != nil {
+		return err
+	}
+	var decisions accessv1alpha1.AccessDecisionList
+	if err := r.List(ctx, &decisions, client.InNamespace(key.Namespace), client.MatchingFields{DecisionRequestIndex: key.Name}); err != nil {
+		return fmt.Errorf("listing AccessDecisions: %w", err)
+	}
+	verdict := policy.Verdict{Reason: accessv1alpha1.ReasonRequestNotFound,
+		Message: fmt.Sprintf("AccessRequest %s does not exist in namespace %s", key.Name, key.Namespace)}
+	var errs []error
+	for i := range decisions.Items {
+		errs = append(errs, r.setVerdict(ctx, &decisions.Items[i], verdict))
+	}
+	return errors.Join(errs...)
+}
+
+// writeStatus patches the request's status when it changed.
+func (r *AccessRequestReconciler) writeStatus(ctx context.Context, before, ar *accessv1alpha1.AccessRequest) error {
+	ar.Status.ObservedGeneration = ar.Generation
+	if statusEqual(before.Status, ar.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, ar, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("updating status: %w", err)
+	}
+	return nil
+}
+
+// writeVerdicts tells each decision whether it counted.
+func (r *AccessRequestReconciler) writeVerdicts(ctx context.Context, w *world) error {
+	var errs []error
+	for i := range w.decisions {
+		d := &w.decisions[i]
+		v, ok := w.eval.Tally.Verdicts[d.Name]
+		if w.ended {
+			if findCondition(d.Status.Conditions, accessv1alpha1.ConditionCounted) != nil {
+				continue
+			}
+			v, ok = policy.Verdict{Reason: accessv1alpha1.ReasonRequestNotPending,
+				Message: "the request is closed (" + conditionReason(w.req.Status.Conditions, accessv1alpha1.ConditionReady) + ")"}, true
+		}
+		if ok {
+			errs = append(errs, r.setVerdict(ctx, d, v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *AccessRequestReconciler) setVerdict(ctx context.Context, d *accessv1alpha1.AccessDecision, v policy.Verdict) error {
+	before := d.DeepCopy()
+	setCountedCondition(d, v)
+	if statusEqual(before.Status, d.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, d, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+// SetupWithManager registers the controller and what it watches: its
+// requests, the decisions naming them (by index), the labelled RoleBindings
+// (so drift and orphans are seen), the policies and namespaces (so policy
+// changes cut access), and Roles and ClusterRoles by metadata only.
+func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Audit == nil {
+		r.Audit = audit.Discard{}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&accessv1alpha1.AccessRequest{}).
+		Named("accessrequest").
+		Watches(&rbacv1.RoleBinding{}, handler.EnqueueRequestsFromMapFunc(requestForBinding)).
+		Watches(&accessv1alpha1.AccessDecision{}, handler.EnqueueRequestsFromMapFunc(requestForDecision)).
+		Watches(&accessv1alpha1.ApprovalPolicy{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.liveRequestsInNamespace)).
+		WatchesMetadata(&rbacv1.Role{}, handler.EnqueueRequestsFromMapFunc(r.liveRequestsInNamespace)).
+		WatchesMetadata(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		Complete(r)
+}
+
+func requestForBinding(_ context.Context, obj client.Object) []reconcile.Request {
+	name, ok := obj.GetLabels()[accessv1alpha1.RequestLabel]
+	if !ok || obj.GetLabels()[accessv1alpha1.ManagedByLabel] != accessv1alpha1.ManagedByValue {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
+func requestForDecision(_ context.Context, obj client.Object) []reconcile.Request {
+	d, ok := obj.(*accessv1alpha1.AccessDecision)
+	if !ok || d.Spec.Request == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Spec.Request}}}
+}
+
+func (r *AccessRequestReconciler) liveRequestsInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	ns := obj.GetNamespace()
+	if _, isNamespace := obj.(*corev1.Namespace); isNamespace {
+		ns = obj.GetName()
+	}
+	return r.liveRequests([]client.ListOption{client.InNamespace(ns)})(ctx, obj)
+}
+
+// liveRequests enqueues every request whose access has not ended: the
+// ones a policy, namespace or role change can affect.
+func (r *AccessRequestReconciler) liveRequests(opts []client.ListOption) handler.MapFunc {
+	return func(ctx context.Context, _ client.Object) []reconcile.Request {
+		var list accessv1alpha1.AccessRequestList
+		if err := r.List(ctx, &list, opts...); err != nil {
+			logf.FromContext(ctx).Error(err, "Failed to list AccessRequests to re-evaluate")
+			return nil
+		}
+		out := make([]reconcile.Request, 0, len(list.Items))
+		for i := range list.Items {
+			if list.Items[i].Status.RevokedAt == nil {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+			}
+		}
+		return out
+	}
+}

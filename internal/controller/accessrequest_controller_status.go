@@ -1,0 +1,328 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/audit"
+	"rolegate.dev/rolegate/internal/policy"
+)
+
+func setCondition(ar *accessv1alpha1.AccessRequest, t string, s metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&ar.Status.Conditions, metav1.Condition{
+		Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: ar.Generation,
+	})
+}
+
+func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
+	return meta.FindStatusCondition(conds, t)
+}
+
+// conditionReason is the reason of a condition, or "" when it is absent.
+func conditionReason(conds []metav1.Condition, t string) string {
+	if c := meta.FindStatusCondition(conds, t); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+func statusEqual(a, b any) bool { return equality.Semantic.DeepEqual(a, b) }
+
+// setEvaluatedStatus records what evaluation found: Validated, Approved,
+// Escalated, the policy, sensitivity, deciding tier and counted decisions.
+func setEvaluatedStatus(ar *accessv1alpha1.AccessRequest, e policy.Result) {
+	ar.Status.Policy = ""
+	if e.Policy != nil {
+		ar.Status.Policy = e.Policy.Name
+	}
+	ar.Status.EffectiveSensitivity = e.Sensitivity
+	ar.Status.Tier = ""
+	if e.Policy != nil && e.Tally.Tier.Index >= 0 && e.Tally.Tier.Index < len(e.Policy.Spec.Approvers) {
+		ar.Status.Tier = e.Policy.Spec.Approvers[e.Tally.Tier.Index].Name
+	}
+	ar.Status.Approvals = e.Tally.Records
+
+	if len(e.Violations) > 0 {
+		msgs := make([]string, 0, len(e.Violations))
+		for _, v := range e.Violations {
+			msgs = append(msgs, v.Error())
+		}
+		setCondition(ar, accessv1alpha1.ConditionValidated, metav1.ConditionFalse, e.Violations[0].Reason, strings.Join(msgs, "; "))
+		setCondition(ar, accessv1alpha1.ConditionApproved, metav1.ConditionUnknown, accessv1alpha1.ReasonInvalid,
+			"approval is not evaluated until the request passes validation")
+		meta.RemoveStatusCondition(&ar.Status.Conditions, accessv1alpha1.ConditionEscalated)
+		return
+	}
+	setCondition(ar, accessv1alpha1.ConditionValidated, metav1.ConditionTrue, accessv1alpha1.ReasonValid,
+		fmt.Sprintf("the request passes ApprovalPolicy %q", e.Policy.Name))
+
+	switch e.Tally.State {
+	case policy.StatePending:
+		setCondition(ar, accessv1alpha1.ConditionApproved, metav1.ConditionUnknown, accessv1alpha1.ReasonPendingApproval,
+			pendingMessage(e))
+	case policy.StateDenied:
+		last := e.Tally.Records[len(e.Tally.Records)-1]
+		setCondition(ar, accessv1alpha1.ConditionApproved, metav1.ConditionFalse, accessv1alpha1.ReasonDenied,
+			strings.TrimSuffix(fmt.Sprintf("denied by %s for tier %s: %s", last.Reviewer, last.Tier, last.Comment), ": "))
+	case policy.StateTimedOut:
+		setCondition(ar, accessv1alpha1.ConditionApproved, metav1.ConditionFalse, accessv1alpha1.ReasonTimedOut,
+			fmt.Sprintf("no decision within the pendingTimeout of ApprovalPolicy %q", e.Policy.Name))
+	default: // approved, possibly revoked since
+		if e.Entitlement.AutoApprove {
+			setCondition(ar, accessv1alpha1.ConditionApproved, metav1.ConditionTrue, accessv1alpha1.ReasonAutoApproved,
+				fmt.Sprintf("%s is auto-approved by ApprovalPolicy %q", e.Entitlement.RoleRef, e.Policy.Name))
+		} else {
+			setCondition(ar, accessv1alpha1.ConditionApproved, metav1.ConditionTrue, accessv1alpha1.ReasonApproved,
+				"approved by "+approvers(e.Tally.Records))
+		}
+	}
+
+	if e.Entitlement.AutoApprove {
+		meta.RemoveStatusCondition(&ar.Status.Conditions, accessv1alpha1.ConditionEscalated)
+	} else if e.Tally.Tier.Escalated {
+		setCondition(ar, accessv1alpha1.ConditionEscalated, metav1.ConditionTrue, accessv1alpha1.ReasonEscalated,
+			fmt.Sprintf("tier %s decides since %s", ar.Status.Tier, e.Tally.Tier.Since.UTC().Format(time.RFC3339)))
+	} else {
+		setCondition(ar, accessv1alpha1.ConditionEscalated, metav1.ConditionFalse, accessv1alpha1.ReasonFirstTier,
+			fmt.Sprintf("tier %s decides", ar.Status.Tier))
+	}
+}
+
+func pendingMessage(e policy.Result) string {
+	i := e.Tally.Tier.Index
+	t := &e.Policy.Spec.Approvers[i]
+	have := 0
+	for _, rec := range e.Tally.Records {
+		if rec.Decision == accessv1alpha1.DecisionApprove {
+			if k := tierIndex(e.Policy, rec.Tier); k >= i {
+				have++
+			}
+		}
+	}
+	msg := fmt.Sprintf("waiting for %d of %d approvals from tier %s (%s) or a later tier",
+		policy.RequiredApprovals(t)-have, policy.RequiredApprovals(t), t.Name, policy.FormatSubjects(t.Subjects))
+	if !e.Tally.Tier.NextEscalation.IsZero() {
+		msg += "; escalates at " + e.Tally.Tier.NextEscalation.UTC().Format(time.RFC3339)
+	}
+	return msg
+}
+
+func tierIndex(p *accessv1alpha1.ApprovalPolicy, name string) int {
+	for i := range p.Spec.Approvers {
+		if p.Spec.Approvers[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func approvers(records []accessv1alpha1.ApprovalRecord) string {
+	var names []string
+	for _, r := range records {
+		if r.Decision == accessv1alpha1.DecisionApprove {
+			names = append(names, fmt.Sprintf("%s (%s)", r.Reviewer, r.Tier))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func bindingDescription(ar *accessv1alpha1.AccessRequest) string {
+	return fmt.Sprintf("RoleBinding %s binds %s to ServiceAccount %s/%s", BindingName(ar), ar.Spec.RoleRef,
+		policy.ServiceAccountNamespace(ar), ar.Spec.ServiceAccount.Name)
+}
+
+// setGrantStatus records an active grant.
+func setGrantStatus(ar *accessv1alpha1.AccessRequest, w *world) {
+	if w.conflict != "" {
+		msg := fmt.Sprintf("a RoleBinding named %s exists and is not controlled by this request; delete it or re-create the request under another name", w.conflict)
+		setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, accessv1alpha1.ReasonBindingConflict, msg)
+		setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired, "access has not been granted")
+		setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionFalse, accessv1alpha1.ReasonBindingConflict, msg)
+		return
+	}
+	e := w.eval
+	granted := metav1.NewTime(e.GrantedAt)
+	expires := metav1.NewTime(e.ExpiresAt)
+	ar.Status.GrantedAt = &granted
+	ar.Status.ExpiresAt = &expires
+	ar.Status.RoleBinding = BindingName(ar)
+	msg := fmt.Sprintf("%s until %s", bindingDescription(ar), e.ExpiresAt.UTC().Format(time.RFC3339))
+	setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionTrue, accessv1alpha1.ReasonGranted, msg)
+	setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired,
+		"access expires at "+e.ExpiresAt.UTC().Format(time.RFC3339))
+	setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionTrue, accessv1alpha1.ReasonGranted, msg)
+}
+
+// setRevokedStatus records that access ended now; it never starts again.
+func setRevokedStatus(ar *accessv1alpha1.AccessRequest, w *world) {
+	e := w.eval
+	now := metav1.NewTime(w.now)
+	ar.Status.RevokedAt = &now
+	if !e.ExpiresAt.IsZero() && e.Outcome == policy.OutcomeExpired {
+		expires := metav1.NewTime(e.ExpiresAt)
+		ar.Status.ExpiresAt = &expires
+	}
+	var reason, msg string
+	switch e.Outcome {
+	case policy.OutcomeExpired:
+		reason, msg = accessv1alpha1.ReasonExpired, "access expired at "+e.ExpiresAt.UTC().Format(time.RFC3339)
+	case policy.OutcomeRevoked:
+		last := e.Tally.Records[len(e.Tally.Records)-1]
+		reason, msg = accessv1alpha1.ReasonRevoked, strings.TrimSuffix("revoked by "+last.Reviewer+": "+last.Comment, ": ")
+	default:
+		reason = accessv1alpha1.ReasonPolicyChanged
+		msg = "the policy no longer allows this grant"
+		if len(e.Violations) > 0 {
+			msg += ": " + e.Violations[0].Error()
+		} else if e.Tally.State != policy.StateApproved {
+			msg += ": it is no longer approved (" + string(e.Tally.State) + ")"
+		}
+	}
+	if ar.Status.GrantedAt == nil && e.Outcome != policy.OutcomeRevoked {
+		msg += " (it had not been granted yet)"
+	}
+	setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reason, msg)
+	if reason == accessv1alpha1.ReasonExpired {
+		setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionTrue, accessv1alpha1.ReasonExpired, msg)
+		setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionTrue, accessv1alpha1.ReasonExpired, msg)
+		return
+	}
+	setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired, "access ended before its expiry")
+	setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionTrue, accessv1alpha1.ReasonRevoked, msg)
+}
+
+// setNotGrantedStatus records a request that holds no access: invalid,
+// pending, denied or timed out.
+func setNotGrantedStatus(ar *accessv1alpha1.AccessRequest, e policy.Result) {
+	var ready, msg string
+	switch e.Outcome {
+	case policy.OutcomeInvalid:
+		ready = accessv1alpha1.ReasonInvalid
+		msg = findCondition(ar.Status.Conditions, accessv1alpha1.ConditionValidated).Message
+	case policy.OutcomeDenied:
+		ready, msg = accessv1alpha1.ReasonDenied, findCondition(ar.Status.Conditions, accessv1alpha1.ConditionApproved).Message
+	case policy.OutcomeTimedOut:
+		ready, msg = accessv1alpha1.ReasonTimedOut, findCondition(ar.Status.Conditions, accessv1alpha1.ConditionApproved).Message
+	default:
+		ready, msg = accessv1alpha1.ReasonPendingApproval, findCondition(ar.Status.Conditions, accessv1alpha1.ConditionApproved).Message
+	}
+	ar.Status.GrantedAt, ar.Status.ExpiresAt, ar.Status.RoleBinding = nil, nil, ""
+	setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, accessv1alpha1.ReasonNotGranted, "access has not been granted")
+	setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired, "access has not been granted")
+	setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionFalse, ready, msg)
+}
+
+// setEndedConditions keeps an ended request's conditions as they were,
+// stamped with the current generation.
+func setEndedConditions(ar *accessv1alpha1.AccessRequest) {
+	for i := range ar.Status.Conditions {
+		ar.Status.Conditions[i].ObservedGeneration = ar.Generation
+	}
+}
+
+func setCountedCondition(d *accessv1alpha1.AccessDecision, v policy.Verdict) {
+	status := metav1.ConditionFalse
+	if v.Counted {
+		status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&d.Status.Conditions, metav1.Condition{
+		Type: accessv1alpha1.ConditionCounted, Status: status, Reason: v.Reason, Message: v.Message,
+		ObservedGeneration: d.Generation,
+	})
+	d.Status.ObservedGeneration = d.Generation
+}
+
+// transition is one change worth an event and an audit line.
+type transition struct {
+	reason, eventType, action, message string
+}
+
+// transitions compares a request's status before and after a reconcile.
+func transitions(before, after *accessv1alpha1.AccessRequest, restored bool) []transition {
+	var out []transition
+	changed := func(t string) (*metav1.Condition, bool) {
+		c := findCondition(after.Status.Conditions, t)
+		old := findCondition(before.Status.Conditions, t)
+		return c, c != nil && (old == nil || old.Status != c.Status || old.Reason != c.Reason)
+	}
+	if c, ok := changed(accessv1alpha1.ConditionValidated); ok {
+		if c.Status == metav1.ConditionTrue {
+			out = append(out, transition{"Validated", corev1.EventTypeNormal, "Validate", c.Message})
+		} else {
+			out = append(out, transition{"Rejected", corev1.EventTypeWarning, "Validate", c.Message})
+		}
+	}
+	if c, ok := changed(accessv1alpha1.ConditionApproved); ok {
+		switch {
+		case c.Status == metav1.ConditionTrue:
+			out = append(out, transition{"Approved", corev1.EventTypeNormal, "Approve", c.Message})
+		case c.Reason == accessv1alpha1.ReasonDenied:
+			out = append(out, transition{"Denied", corev1.EventTypeNormal, "Deny", c.Message})
+		case c.Reason == accessv1alpha1.ReasonTimedOut:
+			out = append(out, transition{"TimedOut", corev1.EventTypeWarning, "Approve", c.Message})
+		}
+	}
+	if c, ok := changed(accessv1alpha1.ConditionEscalated); ok && c.Status == metav1.ConditionTrue {
+		out = append(out, transition{"Escalated", corev1.EventTypeNormal, "Escalate", c.Message})
+	}
+	if c, ok := changed(accessv1alpha1.ConditionGranted); ok && c.Status == metav1.ConditionTrue {
+		out = append(out, transition{"Granted", corev1.EventTypeNormal, "Grant", c.Message})
+	} else if restored && c != nil && c.Status == metav1.ConditionTrue {
+		out = append(out, transition{"Restored", corev1.EventTypeWarning, "Grant",
+			bindingDescription(after) + " again: it had been changed or deleted by someone else"})
+	}
+	if after.Status.RevokedAt != nil && before.Status.RevokedAt == nil {
+		c := findCondition(after.Status.Conditions, accessv1alpha1.ConditionGranted)
+		reason := accessv1alpha1.ReasonRevoked
+		if c.Reason == accessv1alpha1.ReasonExpired {
+			reason = accessv1alpha1.ReasonExpired
+		}
+		out = append(out, transition{reason, corev1.EventTypeNormal, "Revoke", c.Message})
+	}
+	return out
+}
+
+// announce emits an event and an audit line for each transition.
+func (r *AccessRequestReconciler) announce(ctx context.Context, before, after *accessv1alpha1.AccessRequest, w *world) {
+	for _, t := range transitions(before, after, w.restored) {
+		r.Recorder.Eventf(after, nil, t.eventType, t.reason, t.action, "%s", t.message)
+		detail := conditionReason(after.Status.Conditions, accessv1alpha1.ConditionReady)
+		if t.reason == accessv1alpha1.ReasonRevoked || t.reason == accessv1alpha1.ReasonExpired {
+			detail = conditionReason(after.Status.Conditions, accessv1alpha1.ConditionGranted)
+		}
+		r.Audit.Write(ctx, auditRecord(after, t.reason, detail, t.message))
+	}
+}
+
+func auditRecord(ar *accessv1alpha1.AccessRequest, event, reason, msg string) audit.Record {
+	rec := audit.Record{
+		Event: event, Request: ar.Name, Namespace: ar.Namespace, UID: string(ar.UID),
+		Policy: ar.Status.Policy, Role: ar.Spec.RoleRef.String(),
+		ServiceAccount: policy.ServiceAccountNamespace(ar) + "/" + ar.Spec.ServiceAccount.Name,
+		RoleBinding:    ar.Status.RoleBinding, Reason: reason, Message: msg,
+		GrantedAt: timePtr(ar.Status.GrantedAt), ExpiresAt: timePtr(ar.Status.ExpiresAt), RevokedAt: timePtr(ar.Status.RevokedAt),
+	}
+	if rq := ar.Spec.Requester; rq != nil {
+		rec.Requester, rec.Via = rq.Username, rq.Via
+	}
+	for _, a := range ar.Status.Approvals {
+		rec.Reviewers = append(rec.Reviewers, audit.Reviewer{Username: a.Reviewer, Decision: string(a.Decision), Tier: a.Tier, Time: a.Time.UTC()})
+	}
+	return rec
+}
+
+func timePtr(t *metav1.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,179 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+)
+
+// Policy readiness reasons.
+const (
+	ReasonInvalidSelector = "InvalidNamespaceSelector"
+	ReasonNoNamespaces    = "NoMatchingNamespaces"
+)
+
+// ApprovalPolicyReconciler reports whether each ApprovalPolicy is usable:
+// its selector parses and every role in its catalog exists.
+type ApprovalPolicyReconciler struct {
+	client.Client
+}
+
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=approvalpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=approvalpolicies/status,verbs=get;update;patch
+
+// Reconcile sets the policy's Ready condition.
+func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := &accessv1alpha1.ApprovalPolicy{}
+	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := p.DeepCopy()
+	status, reason, msg, err := r.readiness(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
+		Type: accessv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: p.Generation,
+	})
+	p.Status.ObservedGeneration = p.Generation
+	if statusEqual(before.Status, p.Status) {
+		return ctrl.Result{}, nil
+	}
+	if err := r.Status().Patch(ctx, p, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return retryConflict(ctx, fmt.Errorf("updating status: %w", err))
+	}
+	logf.FromContext(ctx).V(1).Info("Updated ApprovalPolicy readiness", "ready", status, "reason", reason)
+	return ctrl.Result{}, nil
+}
+
+func (r *ApprovalPolicyReconciler) readiness(ctx context.Context, p *accessv1alpha1.ApprovalPolicy) (metav1.ConditionStatus, string, string, error) {
+	sel, err := metav1.LabelSelectorAsSelector(p.Spec.NamespaceSelector)
+	if err != nil {
+		return metav1.ConditionFalse, ReasonInvalidSelector,
+			fmt.Sprintf("spec.namespaceSelector: %v; fix the selector", err), nil
+	}
+	var nsList corev1.NamespaceList
+	if err := r.List(ctx, &nsList, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return "", "", "", fmt.Errorf("listing namespaces: %w", err)
+	}
+	namespaces := make([]string, 0, len(nsList.Items))
+	for _, ns := range nsList.Items {
+		namespaces = append(namespaces, ns.Name)
+	}
+	slices.Sort(namespaces)
+
+	var missing []string
+	for _, e := range p.Spec.Entitlements {
+		found, err := r.roleFound(ctx, e.RoleRef, namespaces)
+		if err != nil {
+			return "", "", "", err
+		}
+		if !found {
+			where := "in the cluster"
+			if e.RoleRef.Kind == accessv1alpha1.RoleKindRole {
+				where = "in any governed namespace"
+			}
+			missing = append(missing, fmt.Sprintf("%s does not exist %s", e.RoleRef, where))
+		}
+	}
+	if len(missing) > 0 {
+		return metav1.ConditionFalse, accessv1alpha1.ReasonRoleNotFound,
+			"spec.entitlements: " + strings.Join(missing, "; ") + "; create the roles or remove them from the catalog", nil
+	}
+	if len(namespaces) == 0 {
+		return metav1.ConditionTrue, ReasonNoNamespaces,
+			"the policy is valid but its namespaceSelector matches no namespace yet", nil
+	}
+	return metav1.ConditionTrue, accessv1alpha1.ReasonPolicyReady,
+		fmt.Sprintf("%d entitlements available in %d namespaces (%s); %s",
+			len(p.Spec.Entitlements), len(namespaces), abbreviate(namespaces, 5), tierSummary(p)), nil
+}
+
+func tierSummary(p *accessv1alpha1.ApprovalPolicy) string {
+	if len(p.Spec.Approvers) == 0 {
+		return "every entitlement is auto-approved"
+	}
+	names := make([]string, 0, len(p.Spec.Approvers))
+	for _, t := range p.Spec.Approvers {
+		names = append(names, t.Name)
+	}
+	return "approver tiers: " + strings.Join(names, " > ")
+}
+
+func abbreviate(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+// roleFound reports whether a ClusterRole exists, or a Role exists in at
+// least one of the namespaces.
+func (r *ApprovalPolicyReconciler) roleFound(ctx context.Context, ref accessv1alpha1.RoleRef, namespaces []string) (bool, error) {
+	obj := &metav1.PartialObjectMetadata{}
+	if ref.Kind == accessv1alpha1.RoleKindClusterRole {
+		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("ClusterRole"))
+		return r.exists(ctx, types.NamespacedName{Name: ref.Name}, obj)
+	}
+	obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("Role"))
+	for _, ns := range namespaces {
+		ok, err := r.exists(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, obj)
+		if ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+func (r *ApprovalPolicyReconciler) exists(ctx context.Context, key types.NamespacedName, obj client.Object) (bool, error) {
+	err := r.Get(ctx, key, obj)
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return false, nil
+	default:
+		return false, fmt.Errorf("reading %s: %w", key, err)
+	}
+}
+
+// SetupWithManager registers the controller; role and namespace changes
+// re-evaluate every policy.
+func (r *ApprovalPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	all := handler.EnqueueRequestsFromMapFunc(r.allPolicies)
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&accessv1alpha1.ApprovalPolicy{}).
+		Named("approvalpolicy").
+		Watches(&corev1.Namespace{}, all).
+		WatchesMetadata(&rbacv1.Role{}, all).
+		WatchesMetadata(&rbacv1.ClusterRole{}, all).
+		Complete(r)
+}
+
+func (r *ApprovalPolicyReconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list accessv1alpha1.ApprovalPolicyList
+	if err := r.List(ctx, &list); err != nil {
+		logf.FromContext(ctx).Error(err, "Failed to list ApprovalPolicies to re-evaluate")
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
+	}
+	return out
+}
