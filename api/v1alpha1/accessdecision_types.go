@@ -93,7 +93,3 @@ type AccessDecisionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []AccessDecision `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&AccessDecision{}, &AccessDecisionList{})
-}

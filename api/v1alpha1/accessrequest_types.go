@@ -179,7 +179,3 @@ type AccessRequestList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []AccessRequest `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&AccessRequest{}, &AccessRequestList{})
-}

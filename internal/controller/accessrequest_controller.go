@@ -313,7 +313,7 @@ func (r *AccessRequestReconciler) ensureBinding(ctx context.Context, w *world) e
 }
 
 func (r *AccessRequestReconciler) deleteBindings(ctx context.Context, bindings []rbacv1.RoleBinding) error {
-	var errs []error
+	errs := make([]error, 0, len(bindings))
 	for i := range bindings {
 		errs = append(errs, r.deleteBinding(ctx, &bindings[i]))
 	}

@@ -142,7 +142,8 @@ func bindingDescription(ar *accessv1alpha1.AccessRequest) string {
 // setGrantStatus records an active grant.
 func setGrantStatus(ar *accessv1alpha1.AccessRequest, w *world) {
 	if w.conflict != "" {
-		msg := fmt.Sprintf("a RoleBinding named %s exists and is not controlled by this request; delete it or re-create the request under another name", w.conflict)
+		msg := fmt.Sprintf("a RoleBinding named %s exists and is not controlled by this request; "+
+			"delete it or re-create the request under another name", w.conflict)
 		setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, accessv1alpha1.ReasonBindingConflict, msg)
 		setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired, "access has not been granted")
 		setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionFalse, accessv1alpha1.ReasonBindingConflict, msg)
@@ -314,7 +315,8 @@ func auditRecord(ar *accessv1alpha1.AccessRequest, event, reason, msg string) au
 		rec.Requester, rec.Via = rq.Username, rq.Via
 	}
 	for _, a := range ar.Status.Approvals {
-		rec.Reviewers = append(rec.Reviewers, audit.Reviewer{Username: a.Reviewer, Decision: string(a.Decision), Tier: a.Tier, Time: a.Time.UTC()})
+		rec.Reviewers = append(rec.Reviewers, audit.Reviewer{
+			Username: a.Reviewer, Decision: string(a.Decision), Tier: a.Tier, Time: a.Time.UTC()})
 	}
 	return rec
 }

@@ -260,13 +260,13 @@ func TestOrphanManagedBindingIsRemoved(t *testing.T) {
 
 func TestRemovingTheRoleFromTheCatalogRevokesAnActiveGrant(t *testing.T) {
 	w := newWorld(t)
-	r := w.waitReady(t, w.request(t, "cut").Name, accessv1alpha1.ReasonGranted)
+	w.waitReady(t, w.request(t, "cut").Name, accessv1alpha1.ReasonGranted)
 	p := &accessv1alpha1.ApprovalPolicy{}
 	must(t, k8s.Get(t.Context(), client.ObjectKey{Name: w.policy}, p))
 	p.Spec.Entitlements = p.Spec.Entitlements[1:]
 	must(t, k8s.Update(t.Context(), p))
 
-	r = w.waitReady(t, "cut", accessv1alpha1.ReasonRevoked)
+	r := w.waitReady(t, "cut", accessv1alpha1.ReasonRevoked)
 	if c := condition(t, r, accessv1alpha1.ConditionGranted); c.Reason != accessv1alpha1.ReasonPolicyChanged || !strings.Contains(c.Message, "RoleNotInCatalog") && !strings.Contains(c.Message, "no policy allows") {
 		t.Errorf("Granted = %+v, want PolicyChanged naming the catalog", c)
 	}

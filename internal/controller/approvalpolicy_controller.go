@@ -61,7 +61,9 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	return ctrl.Result{}, nil
 }
 
-func (r *ApprovalPolicyReconciler) readiness(ctx context.Context, p *accessv1alpha1.ApprovalPolicy) (metav1.ConditionStatus, string, string, error) {
+func (r *ApprovalPolicyReconciler) readiness(
+	ctx context.Context, p *accessv1alpha1.ApprovalPolicy,
+) (metav1.ConditionStatus, string, string, error) {
 	sel, err := metav1.LabelSelectorAsSelector(p.Spec.NamespaceSelector)
 	if err != nil {
 		return metav1.ConditionFalse, ReasonInvalidSelector,

@@ -139,7 +139,7 @@ func roleMissing(req *accessv1alpha1.AccessRequest) Violation {
 		where = "in the cluster"
 	}
 	return Violation{
-		Reason: accessv1alpha1.ReasonRoleNotFound, Field: "spec.roleRef",
+		Reason: accessv1alpha1.ReasonRoleNotFound, Field: FieldRoleRef,
 		Message: fmt.Sprintf("%s does not exist %s; ask its owner to create it, or request another role from the catalog",
 			req.Spec.RoleRef, where),
 	}

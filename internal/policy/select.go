@@ -22,6 +22,12 @@ type Violation struct {
 
 func (v Violation) Error() string { return v.Field + ": " + v.Message }
 
+// Field paths that violations name.
+const (
+	FieldPolicy  = "spec.policy"
+	FieldRoleRef = "spec.roleRef"
+)
+
 // Governs reports whether the policy's namespaceSelector selects a namespace
 // with these labels. A policy being deleted governs nothing, and a selector
 // that does not parse selects nothing (default deny).
@@ -58,20 +64,20 @@ func Select(
 		i := slices.IndexFunc(policies, func(p accessv1alpha1.ApprovalPolicy) bool { return p.Name == name })
 		if i < 0 || policies[i].DeletionTimestamp != nil {
 			return nil, &Violation{
-				Reason: accessv1alpha1.ReasonPolicyNotFound, Field: "spec.policy",
+				Reason: accessv1alpha1.ReasonPolicyNotFound, Field: FieldPolicy,
 				Message: fmt.Sprintf("ApprovalPolicy %q does not exist; remove spec.policy or name an existing policy", name),
 			}
 		}
 		p := &policies[i]
 		if !Governs(p, namespaceLabels) {
 			return nil, &Violation{
-				Reason: accessv1alpha1.ReasonNoMatchingPolicy, Field: "spec.policy",
+				Reason: accessv1alpha1.ReasonNoMatchingPolicy, Field: FieldPolicy,
 				Message: fmt.Sprintf("ApprovalPolicy %q does not govern namespace %s; its namespaceSelector does not match", name, req.Namespace),
 			}
 		}
 		if FindEntitlement(p, ref) == nil {
 			return nil, &Violation{
-				Reason: accessv1alpha1.ReasonRoleNotInCatalog, Field: "spec.roleRef",
+				Reason: accessv1alpha1.ReasonRoleNotInCatalog, Field: FieldRoleRef,
 				Message: fmt.Sprintf("%s %s is not in the catalog of ApprovalPolicy %q; request one of: %s",
 					ref.Kind, ref.Name, name, catalog(p)),
 			}
@@ -100,13 +106,13 @@ func Select(
 		}
 		slices.Sort(names)
 		return nil, &Violation{
-			Reason: accessv1alpha1.ReasonAmbiguousPolicy, Field: "spec.policy",
+			Reason: accessv1alpha1.ReasonAmbiguousPolicy, Field: FieldPolicy,
 			Message: fmt.Sprintf("%s %s is allowed in namespace %s by several policies (%s); set spec.policy to one of them",
 				ref.Kind, ref.Name, req.Namespace, strings.Join(names, ", ")),
 		}
 	case len(governing) == 0:
 		return nil, &Violation{
-			Reason: accessv1alpha1.ReasonNoMatchingPolicy, Field: "spec.roleRef",
+			Reason: accessv1alpha1.ReasonNoMatchingPolicy, Field: FieldRoleRef,
 			Message: fmt.Sprintf("no policy allows %s %s in namespace %s: no ApprovalPolicy governs the namespace; ask the platform team for one",
 				ref.Kind, ref.Name, req.Namespace),
 		}
@@ -117,7 +123,7 @@ func Select(
 		}
 		slices.Sort(offers)
 		return nil, &Violation{
-			Reason: accessv1alpha1.ReasonRoleNotInCatalog, Field: "spec.roleRef",
+			Reason: accessv1alpha1.ReasonRoleNotInCatalog, Field: FieldRoleRef,
 			Message: fmt.Sprintf("no policy allows %s %s in namespace %s; roles that can be requested here: %s",
 				ref.Kind, ref.Name, req.Namespace, strings.Join(offers, "; ")),
 		}

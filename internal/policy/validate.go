@@ -60,13 +60,14 @@ func Validate(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.AccessReques
 			allowed = strings.Join(p.Spec.ServiceAccountNamespaces, ", ")
 		}
 		add(accessv1alpha1.ReasonServiceAccountNotAllowed, "spec.serviceAccount.namespace",
-			"service accounts of namespace %s may not receive access under ApprovalPolicy %q (other namespaces allowed: %s); use a service account in %s",
+			"service accounts of namespace %s may not receive access under ApprovalPolicy %q "+
+				"(other namespaces allowed: %s); use a service account in %s",
 			saNS, p.Name, allowed, req.Namespace)
 	}
 
 	e := FindEntitlement(p, req.Spec.RoleRef)
 	if e == nil {
-		add(accessv1alpha1.ReasonRoleNotInCatalog, "spec.roleRef",
+		add(accessv1alpha1.ReasonRoleNotInCatalog, FieldRoleRef,
 			"%s is not in the catalog of ApprovalPolicy %q; request one of: %s", req.Spec.RoleRef, p.Name, catalog(p))
 	} else if req.Spec.Duration.Duration > e.MaxDuration.Duration {
 		add(accessv1alpha1.ReasonDurationTooLong, "spec.duration",
@@ -85,7 +86,8 @@ func Validate(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.AccessReques
 		sens := EffectiveSensitivity(req, e)
 		if _, ok := DecidingTier(p, sens); !ok {
 			add(accessv1alpha1.ReasonNoApproverTier, "spec.tags.sensitivity",
-				"no approver tier of ApprovalPolicy %q may decide sensitivity %s; ask the platform team to add a tier without maxSensitivity or with maxSensitivity %s",
+				"no approver tier of ApprovalPolicy %q may decide sensitivity %s; "+
+					"ask the platform team to add a tier without maxSensitivity or with maxSensitivity %s",
 				p.Name, sens, sens)
 		}
 	}
@@ -111,8 +113,8 @@ func validateRequester(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.Acc
 	if r.Via != "" && !IsTrustedSubmitter(p, r.Via) {
 		out = append(out, Violation{
 			Reason: accessv1alpha1.ReasonRequesterNotAllowed, Field: "spec.requester.via",
-			Message: fmt.Sprintf("%s is not a trusted submitter of ApprovalPolicy %q; create the request as %s or add the submitter to trustedSubmitters",
-				r.Via, p.Name, r.Username),
+			Message: fmt.Sprintf("%s is not a trusted submitter of ApprovalPolicy %q; "+
+				"create the request as %s or add the submitter to trustedSubmitters", r.Via, p.Name, r.Username),
 		})
 	}
 	return out
