@@ -24,6 +24,7 @@ import (
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/policy"
+	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 // AccessRequestReconciler grants and revokes the RoleBinding of each
@@ -128,52 +129,18 @@ func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha
 		return nil, fmt.Errorf("listing RoleBindings: %w", err)
 	}
 	w.bindings = bindings.Items
-	var decisions accessv1alpha1.AccessDecisionList
-	if err := r.List(ctx, &decisions, client.InNamespace(ar.Namespace), client.MatchingFields{DecisionRequestIndex: ar.Name}); err != nil {
-		return nil, fmt.Errorf("listing AccessDecisions: %w", err)
-	}
-	w.decisions = decisions.Items
 	if w.ended {
-		return w, nil
+		decisions, err := snapshot.Decisions(ctx, r, ar.Namespace, ar.Name)
+		w.decisions = decisions
+		return w, err
 	}
-
-	var policies accessv1alpha1.ApprovalPolicyList
-	if err := r.List(ctx, &policies); err != nil {
-		return nil, fmt.Errorf("listing ApprovalPolicies: %w", err)
-	}
-	ns := &corev1.Namespace{}
-	if err := r.Get(ctx, types.NamespacedName{Name: ar.Namespace}, ns); err != nil {
-		return nil, fmt.Errorf("reading namespace %s: %w", ar.Namespace, err)
-	}
-	roleExists, err := r.roleExists(ctx, ar)
+	snap, err := snapshot.Read(ctx, r, ar)
 	if err != nil {
 		return nil, err
 	}
-	w.eval = policy.Evaluate(policy.Input{
-		Request: ar, Policies: policies.Items, NamespaceLabels: ns.Labels, Decisions: w.decisions,
-		RoleExists: roleExists, GrantedAt: grantEvidence(ar, w.bindings, w.now), Now: w.now,
-	})
+	w.decisions = snap.Decisions
+	w.eval = policy.Evaluate(snap.Input(ar, grantEvidence(ar, w.bindings, w.now), w.now))
 	return w, nil
-}
-
-func (r *AccessRequestReconciler) roleExists(ctx context.Context, ar *accessv1alpha1.AccessRequest) (bool, error) {
-	obj := &metav1.PartialObjectMetadata{}
-	key := types.NamespacedName{Name: ar.Spec.RoleRef.Name}
-	if ar.Spec.RoleRef.Kind == accessv1alpha1.RoleKindClusterRole {
-		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("ClusterRole"))
-	} else {
-		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("Role"))
-		key.Namespace = ar.Namespace
-	}
-	err := r.Get(ctx, key, obj)
-	switch {
-	case err == nil:
-		return true, nil
-	case apierrors.IsNotFound(err):
-		return false, nil
-	default:
-		return false, fmt.Errorf("reading %s: %w", ar.Spec.RoleRef, err)
-	}
 }
 
 // hasEnded reports whether the request reached a final state in an earlier
@@ -380,15 +347,15 @@ func (r *AccessRequestReconciler) cleanUpAfter(ctx context.Context, key types.Na
 	if err := r.deleteBindings(ctx, bindings.Items); err != nil {
 		return err
 	}
-	var decisions accessv1alpha1.AccessDecisionList
-	if err := r.List(ctx, &decisions, client.InNamespace(key.Namespace), client.MatchingFields{DecisionRequestIndex: key.Name}); err != nil {
-		return fmt.Errorf("listing AccessDecisions: %w", err)
+	decisions, err := snapshot.Decisions(ctx, r, key.Namespace, key.Name)
+	if err != nil {
+		return err
 	}
 	verdict := policy.Verdict{Reason: accessv1alpha1.ReasonRequestNotFound,
 		Message: fmt.Sprintf("AccessRequest %s does not exist in namespace %s", key.Name, key.Namespace)}
 	var errs []error
-	for i := range decisions.Items {
-		errs = append(errs, r.setVerdict(ctx, &decisions.Items[i], verdict))
+	for i := range decisions {
+		errs = append(errs, r.setVerdict(ctx, &decisions[i], verdict))
 	}
 	return errors.Join(errs...)
 }

@@ -102,8 +102,15 @@ func (r *ApprovalPolicyReconciler) readiness(
 			"the policy is valid but its namespaceSelector matches no namespace yet", nil
 	}
 	return metav1.ConditionTrue, accessv1alpha1.ReasonPolicyReady,
-		fmt.Sprintf("%d entitlements available in %d namespaces (%s); %s",
-			len(p.Spec.Entitlements), len(namespaces), abbreviate(namespaces, 5), tierSummary(p)), nil
+		fmt.Sprintf("%s available in %s (%s); %s", plural(len(p.Spec.Entitlements), "entitlement"),
+			plural(len(namespaces), "namespace"), abbreviate(namespaces, 5), tierSummary(p)), nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func tierSummary(p *accessv1alpha1.ApprovalPolicy) string {

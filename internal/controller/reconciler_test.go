@@ -27,6 +27,7 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/audit"
+	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
@@ -98,7 +99,7 @@ func newHarness(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) *h
 	}
 	base := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
 		WithStatusSubresource(&accessv1alpha1.AccessRequest{}, &accessv1alpha1.AccessDecision{}, &accessv1alpha1.ApprovalPolicy{}).
-		WithIndex(&accessv1alpha1.AccessDecision{}, DecisionRequestIndex, decisionRequest).
+		WithIndex(&accessv1alpha1.AccessDecision{}, DecisionRequestIndex, snapshot.DecisionRequest).
 		Build()
 	c := interceptor.NewClient(base, funcs)
 	h := &harness{c: c, clock: clocktesting.NewFakeClock(t0.Add(time.Minute)), recorder: events.NewFakeRecorder(100), audit: &bytes.Buffer{}}
