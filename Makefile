@@ -21,14 +21,11 @@ help: ## Display this help.
 
 ##@ Development
 
-# Packages scanned for +kubebuilder:rbac markers (only those that exist).
-RBAC_PATHS = $(subst $(SPACE),;,$(foreach d,$(wildcard internal cmd),./$(d)/...))
-SPACE := $(subst ,, )
-
 .PHONY: manifests
-manifests: ## Generate the CustomResourceDefinitions (config/crd/bases) and the manager ClusterRole (config/rbac/role.yaml).
+manifests: ## Generate the CRDs (config/crd/bases), the manager's RBAC (config/rbac/role.yaml) and the webhook configurations (config/webhook).
 	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
-	$(if $(RBAC_PATHS),$(CONTROLLER_GEN) rbac:roleName=manager-role paths="$(RBAC_PATHS)" output:rbac:artifacts:config=config/rbac,@echo "manifests: no internal/ or cmd/ packages yet; config/rbac/role.yaml left as it is")
+	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./internal/...;./cmd/..." output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) webhook paths="./internal/webhook/..." output:webhook:artifacts:config=config/webhook
 
 .PHONY: generate
 generate: ## Generate the DeepCopy, DeepCopyInto and DeepCopyObject methods of the API types.

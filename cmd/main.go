@@ -12,6 +12,13 @@ import (
 	"rolegate.dev/rolegate/internal/app"
 )
 
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
 func main() {
 	var o app.Options
 	var qps float64
@@ -25,12 +32,32 @@ func main() {
 	flag.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "AccessRequests reconciled in parallel.")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries to the API server.")
+	w := &o.Webhook
+	flag.BoolVar(&w.Enabled, "enable-webhooks", true,
+		"Serve the admission webhooks that record who asked and who decided. Turning them off is for development only.")
+	flag.IntVar(&w.Port, "webhook-port", 9443, "Port the admission webhooks listen on.")
+	flag.StringVar(&w.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs",
+		"Directory holding the webhooks' tls.crt and tls.key.")
+	flag.BoolVar(&w.CertRotation, "webhook-cert-rotation", true,
+		"Issue and rotate the webhook serving certificate in-process and inject its CA into the webhook configurations; "+
+			"turn off when cert-manager provides the certificate.")
+	flag.StringVar(&w.Namespace, "namespace", envOr("POD_NAMESPACE", "rolegate-system"),
+		"Namespace of the manager, its webhook Service and certificate Secret.")
+	flag.StringVar(&w.SecretName, "webhook-secret-name", "rolegate-webhook-server-cert", "Secret holding the rotated serving certificate.")
+	flag.StringVar(&w.ServiceName, "webhook-service-name", "rolegate-webhook-service", "Service in front of the webhooks.")
+	flag.StringVar(&w.MutatingConfigName, "mutating-webhook-configuration", "rolegate-mutating-webhook-configuration",
+		"MutatingWebhookConfiguration whose caBundle is kept current.")
+	flag.StringVar(&w.ValidatingConfigName, "validating-webhook-configuration", "rolegate-validating-webhook-configuration",
+		"ValidatingWebhookConfiguration whose caBundle is kept current.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
+	if !w.Enabled {
+		log.Info("Admission webhooks are disabled: requester and reviewer identity is not verified; do not use this in production")
+	}
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS, cfg.Burst = float32(qps), burst
 	mgr, err := app.NewManager(cfg, o)

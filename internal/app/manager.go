@@ -5,14 +5,19 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
+
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -25,10 +30,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/controller"
+	webhookv1alpha1 "rolegate.dev/rolegate/internal/webhook/v1alpha1"
 )
 
 // Scheme holds every kind the manager reads or writes.
@@ -41,6 +48,9 @@ func init() {
 
 // LeaderElectionID is the name of the lease the managers compete for.
 const LeaderElectionID = "rolegate.access.rolegate.dev"
+
+// +kubebuilder:rbac:groups="",namespace=rolegate-system,resources=secrets,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations,verbs=get;list;watch;update
 
 // Options configure the manager.
 type Options struct {
@@ -63,6 +73,31 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// SkipNameValidation lets several managers run in one process (tests).
 	SkipNameValidation bool
+	// Webhook configures the admission webhooks.
+	Webhook WebhookOptions
+}
+
+// WebhookOptions configure the admission webhooks and their certificate.
+type WebhookOptions struct {
+	// Enabled serves the admission webhooks. Without them requester and
+	// reviewer identity is not stamped, and nothing can be granted safely.
+	Enabled bool
+	Host    string
+	Port    int
+	// CertDir holds tls.crt and tls.key.
+	CertDir string
+	// CertRotation makes the manager issue and rotate its own serving
+	// certificate (kept in SecretName) and inject its CA into the webhook
+	// configurations. Off when certificates come from elsewhere (cert-manager, envtest).
+	CertRotation bool
+	// Namespace is where the manager, its Service and its Secret live.
+	Namespace   string
+	SecretName  string
+	ServiceName string
+	// MutatingConfigName and ValidatingConfigName are the webhook
+	// configurations whose caBundle the rotator keeps current.
+	MutatingConfigName   string
+	ValidatingConfigName string
 }
 
 // ManagedBindingSelector selects the RoleBindings rolegate manages; the
@@ -103,6 +138,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		retry := o.LeaseDuration / 5
 		mopts.RenewDeadline, mopts.RetryPeriod = &renew, &retry
 	}
+	if o.Webhook.Enabled {
+		mopts.WebhookServer = webhook.NewServer(webhook.Options{
+			Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.CertDir,
+		})
+	}
 	mgr, err := ctrl.NewManager(cfg, mopts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -134,8 +174,60 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding health check: %w", err)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	ready := healthz.Ping
+	if o.Webhook.Enabled {
+		if ready, err = setupWebhooks(mgr, o.Webhook, clk); err != nil {
+			return nil, err
+		}
+	}
+	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return nil, fmt.Errorf("adding ready check: %w", err)
 	}
 	return mgr, nil
+}
+
+// setupWebhooks registers the admission webhooks. With certificate
+// rotation they are served only once the rotator has written a
+// certificate; until then the manager reports not ready.
+func setupWebhooks(mgr ctrl.Manager, o WebhookOptions, clk clock.PassiveClock) (healthz.Checker, error) {
+	register := func() {
+		webhookv1alpha1.Register(mgr.GetWebhookServer(), mgr.GetScheme(), mgr.GetClient(), mgr.GetAPIReader(), clk)
+	}
+	if !o.CertRotation {
+		register()
+		return mgr.GetWebhookServer().StartedChecker(), nil
+	}
+	certsReady := make(chan struct{})
+	err := rotator.AddRotator(mgr, &rotator.CertRotator{
+		SecretKey:      types.NamespacedName{Namespace: o.Namespace, Name: o.SecretName},
+		CertDir:        o.CertDir,
+		CAName:         "rolegate-ca",
+		CAOrganization: "rolegate",
+		DNSName:        fmt.Sprintf("%s.%s.svc", o.ServiceName, o.Namespace),
+		ExtraDNSNames:  []string{fmt.Sprintf("%s.%s.svc.cluster.local", o.ServiceName, o.Namespace)},
+		IsReady:        certsReady,
+		Webhooks: []rotator.WebhookInfo{
+			{Name: o.MutatingConfigName, Type: rotator.Mutating},
+			{Name: o.ValidatingConfigName, Type: rotator.Validating},
+		},
+		// Every replica serves webhooks, so every replica needs the certificate.
+		RequireLeaderElection: false,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting up certificate rotation: %w", err)
+	}
+	registered := make(chan struct{})
+	go func() {
+		<-certsReady
+		register()
+		close(registered)
+	}()
+	return func(req *http.Request) error {
+		select {
+		case <-registered:
+			return mgr.GetWebhookServer().StartedChecker()(req)
+		default:
+			return errors.New("the webhook serving certificate is not ready yet")
+		}
+	}, nil
 }

@@ -122,7 +122,7 @@ type world struct {
 }
 
 func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha1.AccessRequest) (*world, error) {
-	w := &world{req: ar, now: r.Clock.Now(), ended: hasEnded(ar)}
+	w := &world{req: ar, now: r.Clock.Now(), ended: policy.Closed(ar)}
 	var bindings rbacv1.RoleBindingList
 	if err := r.List(ctx, &bindings, client.InNamespace(ar.Namespace),
 		client.MatchingLabels{accessv1alpha1.RequestLabel: ar.Name, accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
@@ -141,21 +141,6 @@ func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha
 	w.decisions = snap.Decisions
 	w.eval = policy.Evaluate(snap.Input(ar, grantEvidence(ar, w.bindings, w.now), w.now))
 	return w, nil
-}
-
-// hasEnded reports whether the request reached a final state in an earlier
-// pass: its access ended, or it was denied or timed out. Status is read
-// back only for this, and only to restrict: a final request never comes
-// back, even if the decisions that ended it are deleted.
-func hasEnded(ar *accessv1alpha1.AccessRequest) bool {
-	if ar.Status.RevokedAt != nil {
-		return true
-	}
-	switch conditionReason(ar.Status.Conditions, accessv1alpha1.ConditionReady) {
-	case accessv1alpha1.ReasonDenied, accessv1alpha1.ReasonTimedOut:
-		return true
-	}
-	return false
 }
 
 // grantEvidence is the earliest sign that the request was granted: its

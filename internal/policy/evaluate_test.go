@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
 
@@ -135,4 +137,34 @@ func TestUntil(t *testing.T) {
 	if got := Until(t0, t0.Add(time.Minute)); got != time.Minute {
 		t.Errorf("Until = %s, want 1m", got)
 	}
+}
+
+func TestClosed(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*accessv1alpha1.AccessRequest)
+		want   bool
+	}{
+		{"a new request is open", func(*accessv1alpha1.AccessRequest) {}, false},
+		{"a granted request is open", func(r *accessv1alpha1.AccessRequest) { setReady(r, accessv1alpha1.ReasonGranted) }, false},
+		{"a request whose access ended is closed", func(r *accessv1alpha1.AccessRequest) {
+			r.Status.RevokedAt = &metav1.Time{Time: t0}
+		}, true},
+		{"a denied request is closed", func(r *accessv1alpha1.AccessRequest) { setReady(r, accessv1alpha1.ReasonDenied) }, true},
+		{"a timed-out request is closed", func(r *accessv1alpha1.AccessRequest) { setReady(r, accessv1alpha1.ReasonTimedOut) }, true},
+		{"an invalid request may still become valid", func(r *accessv1alpha1.AccessRequest) { setReady(r, accessv1alpha1.ReasonInvalid) }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := migrateRequest()
+			tc.mutate(r)
+			if got := Closed(r); got != tc.want {
+				t.Errorf("Closed = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func setReady(r *accessv1alpha1.AccessRequest, reason string) {
+	r.Status.Conditions = append(r.Status.Conditions, metav1.Condition{Type: accessv1alpha1.ConditionReady, Reason: reason})
 }

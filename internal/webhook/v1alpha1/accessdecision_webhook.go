@@ -1,0 +1,168 @@
+package v1alpha1
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
+	"rolegate.dev/rolegate/internal/snapshot"
+)
+
+// +kubebuilder:webhook:path=/mutate-access-rolegate-dev-v1alpha1-accessdecision,mutating=true,failurePolicy=fail,sideEffects=None,groups=access.rolegate.dev,resources=accessdecisions,verbs=create,versions=v1alpha1,name=maccessdecision.access.rolegate.dev,admissionReviewVersions=v1,timeoutSeconds=10
+// +kubebuilder:webhook:path=/validate-access-rolegate-dev-v1alpha1-accessdecision,mutating=false,failurePolicy=fail,sideEffects=None,groups=access.rolegate.dev,resources=accessdecisions,verbs=create;update,versions=v1alpha1,name=vaccessdecision.access.rolegate.dev,admissionReviewVersions=v1,timeoutSeconds=10
+
+// pendingName stands for a decision being admitted; '~' sorts after every
+// character of a Kubernetes name, so among decisions made in the same
+// second the new one is judged last, as the controller will judge it.
+const pendingName = "~admission"
+
+// DecisionWebhook admits AccessDecisions.
+type DecisionWebhook struct {
+	// Reader serves policies, namespaces, decisions by index and role metadata (the manager's cache).
+	Reader client.Reader
+	// APIReader reads the decided request around the cache, so a request
+	// created a moment ago is found.
+	APIReader client.Reader
+	Decoder   admission.Decoder
+	Clock     clock.PassiveClock
+}
+
+// DecisionStamper writes spec.reviewer on create.
+type DecisionStamper struct{ *DecisionWebhook }
+
+// DecisionValidator refuses forged reviewers, spec changes and decisions
+// that would not count.
+type DecisionValidator struct{ *DecisionWebhook }
+
+// Handle stamps the reviewer.
+func (s DecisionStamper) Handle(_ context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create {
+		return admission.Allowed("")
+	}
+	d := &accessv1alpha1.AccessDecision{}
+	if err := s.Decoder.Decode(req, d); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if d.Spec.Reviewer != nil {
+		return admission.Denied("spec.reviewer: is written by rolegate from the authenticated user; remove it from the manifest")
+	}
+	u := userInfo(req.UserInfo)
+	d.Spec.Reviewer = &u
+	return patchResponse(req, d)
+}
+
+// Handle validates creates and updates.
+func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	d := &accessv1alpha1.AccessDecision{}
+	if err := v.Decoder.Decode(req, d); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	switch req.Operation {
+	case admissionv1.Update:
+		old := &accessv1alpha1.AccessDecision{}
+		if err := v.Decoder.DecodeRaw(req.OldObject, old); err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		if !equality.Semantic.DeepEqual(old.Spec, d.Spec) {
+			return admission.Denied("spec: is immutable; create a new AccessDecision instead")
+		}
+		return admission.Allowed("")
+	case admissionv1.Create:
+	default:
+		return admission.Allowed("")
+	}
+
+	if d.Spec.Reviewer == nil || !equality.Semantic.DeepEqual(*d.Spec.Reviewer, userInfo(req.UserInfo)) {
+		return admission.Denied("spec.reviewer: does not match the authenticated user; rolegate writes it at admission, " +
+			"remove it from the manifest")
+	}
+	ar := &accessv1alpha1.AccessRequest{}
+	err := v.APIReader.Get(ctx, types.NamespacedName{Namespace: req.Namespace, Name: d.Spec.Request}, ar)
+	if apierrors.IsNotFound(err) {
+		return denyDecision(accessv1alpha1.ReasonRequestNotFound, fmt.Sprintf(
+			"AccessRequest %s does not exist in namespace %s; a decision lives in the namespace of its request",
+			d.Spec.Request, req.Namespace))
+	}
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	if policy.Closed(ar) {
+		reason := ""
+		if c := findReady(ar); c != nil {
+			reason = c.Reason
+		}
+		return denyDecision(accessv1alpha1.ReasonRequestNotPending,
+			fmt.Sprintf("AccessRequest %s is closed (%s); open a new request", ar.Name, reason))
+	}
+	verdict, err := v.judge(ctx, ar, d)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	if !verdict.Counted {
+		return denyDecision(verdict.Reason, verdict.Message)
+	}
+	return admission.Allowed(verdict.Message)
+}
+
+// judge counts the request's decisions with this one added, exactly as the
+// controller will, and returns this decision's verdict.
+func (v DecisionValidator) judge(
+	ctx context.Context, ar *accessv1alpha1.AccessRequest, d *accessv1alpha1.AccessDecision,
+) (policy.Verdict, error) {
+	snap, err := snapshot.Read(ctx, v.Reader, ar)
+	if err != nil {
+		return policy.Verdict{}, err
+	}
+	now := v.Clock.Now()
+	candidate := d.DeepCopy()
+	candidate.Name = pendingName
+	candidate.CreationTimestamp = metav1.NewTime(now.Truncate(time.Second))
+	snap.Decisions = append(snap.Decisions, *candidate)
+	var grantedAt time.Time
+	if ar.Status.GrantedAt != nil {
+		grantedAt = ar.Status.GrantedAt.Time
+	}
+	res := policy.Evaluate(snap.Input(ar, grantedAt, now))
+	return res.Tally.Verdicts[pendingName], nil
+}
+
+func findReady(ar *accessv1alpha1.AccessRequest) *metav1.Condition {
+	for i := range ar.Status.Conditions {
+		if ar.Status.Conditions[i].Type == accessv1alpha1.ConditionReady {
+			return &ar.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// denyDecision names the field a refused decision is about and the reason
+// the controller would record in its Counted condition.
+func denyDecision(reason, msg string) admission.Response {
+	field := "spec.reviewer"
+	switch reason {
+	case accessv1alpha1.ReasonRequestNotFound, accessv1alpha1.ReasonRequestNotPending:
+		field = "spec.request"
+	}
+	return admission.Denied(fmt.Sprintf("%s: %s (%s)", field, msg, reason))
+}
+
+func patchResponse(req admission.Request, obj any) admission.Response {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}

@@ -1,0 +1,22 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// Register serves the four admission webhooks on the server. reader is the
+// manager's cache (indexed decisions, metadata-only roles); apiReader reads
+// around it.
+func Register(server webhook.Server, scheme *runtime.Scheme, reader, apiReader client.Reader, clk clock.PassiveClock) {
+	dec := admission.NewDecoder(scheme)
+	rw := &RequestWebhook{Reader: reader, Decoder: dec, Clock: clk}
+	dw := &DecisionWebhook{Reader: reader, APIReader: apiReader, Decoder: dec, Clock: clk}
+	server.Register(MutateRequestPath, &webhook.Admission{Handler: Stamper{rw}})
+	server.Register(ValidateRequestPath, &webhook.Admission{Handler: Validator{rw}})
+	server.Register(MutateDecisionPath, &webhook.Admission{Handler: DecisionStamper{dw}})
+	server.Register(ValidateDecisionPath, &webhook.Admission{Handler: DecisionValidator{dw}})
+}

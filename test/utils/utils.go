@@ -1,0 +1,90 @@
+// Package utils holds helpers shared by rolegate's envtest suites.
+package utils
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// Eventually polls check until it returns nil, failing the test with the
+// last error after timeout.
+func Eventually(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Consistently fails the test if check returns an error at any poll during d.
+func Consistently(t testing.TB, d time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if err := check(); err != nil {
+			t.Fatalf("condition broken: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Must fails the test on a non-nil error.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// NotFound turns "the object is gone" into nil and anything else into an error.
+func NotFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		return fmt.Errorf("still exists")
+	}
+	return err
+}
+
+// RepoRoot is the directory holding rolegate's go.mod, found from the
+// working directory of the test.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.HasPrefix(string(b), "module rolegate.dev/rolegate\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no rolegate go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// RequireAssets exits the test binary with a clear message when the envtest
+// binaries are not configured: these suites must fail, not skip.
+func RequireAssets() {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set; run `make test` "+
+			"(it builds kube-apiserver and etcd once with hack/setup-envtest.sh)")
+		os.Exit(1)
+	}
+}
