@@ -176,6 +176,9 @@ func (d *demo) policy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.env.setUpDevRBAC(ctx); err != nil {
+		return err
+	}
 	var ready *metav1.Condition
 	err = d.waitFor(ctx, "ApprovalPolicy payments to be Ready=True", func(ctx context.Context) error {
 		if err := d.env.k8s.Get(ctx, client.ObjectKeyFromObject(pol), pol); err != nil {
@@ -219,11 +222,15 @@ func (d *demo) request(ctx context.Context) error {
 	}
 	sampleDuration := ar.Spec.Duration.Duration
 	ar.Spec.Duration = metav1.Duration{Duration: d.opts.Duration}
-	if err := d.env.k8s.Create(ctx, ar); err != nil {
+	alice, err := d.env.as(sampleRequester, sampleRequesterGroup)
+	if err != nil {
+		return err
+	}
+	if err := alice.Create(ctx, ar); err != nil {
 		return fmt.Errorf("creating AccessRequest %s/%s: %w", ar.Namespace, ar.Name, err)
 	}
 	var seen *accessv1alpha1.AccessRequest
-	err := d.waitFor(ctx, "the request to be pending approval", func(ctx context.Context) error {
+	err = d.waitFor(ctx, "the request to be pending approval", func(ctx context.Context) error {
 		got, err := d.getRequest(ctx)
 		if err != nil {
 			return err
@@ -251,8 +258,9 @@ func (d *demo) request(ctx context.Context) error {
 	}
 	ready := meta.FindStatusCondition(seen.Status.Conditions, accessv1alpha1.ConditionReady)
 	validated := meta.FindStatusCondition(seen.Status.Conditions, accessv1alpha1.ConditionValidated)
-	d.say("AccessRequest %s/%s applied from %s (duration %s instead of the sample's %s)",
-		ar.Namespace, ar.Name, requestSample, d.opts.Duration, sampleDuration)
+	d.say("AccessRequest %s/%s applied from %s as %s (group %s), duration %s instead of the sample's %s",
+		ar.Namespace, ar.Name, requestSample, sampleRequester, sampleRequesterGroup, d.opts.Duration, sampleDuration)
+	d.detail("admission recorded spec.requester from the authenticated user: %s", requesterName(seen))
 	d.detail("%s asks for %s %s for ServiceAccount %s, tags sensitivity=%s",
 		requesterName(seen), seen.Spec.RoleRef.Kind, seen.Spec.RoleRef.Name, seen.Spec.ServiceAccount.Name, seen.Spec.Tags["sensitivity"])
 	d.detail("Validated=True (%s); Ready=False, reason %s: %s", validated.Reason, ready.Reason, ready.Message)
@@ -270,11 +278,15 @@ func (d *demo) decision(ctx context.Context) error {
 	if dec.Spec.Request != sampleRequest {
 		return fmt.Errorf("%s decides on %q; the demo expects %s", decisionSample, dec.Spec.Request, sampleRequest)
 	}
-	if err := d.env.k8s.Create(ctx, dec); err != nil {
+	carol, err := d.env.as(sampleReviewer, sampleReviewerGroup)
+	if err != nil {
+		return err
+	}
+	if err := carol.Create(ctx, dec); err != nil {
 		return fmt.Errorf("creating AccessDecision %s/%s: %w", dec.Namespace, dec.Name, err)
 	}
 	var counted *metav1.Condition
-	err := d.waitFor(ctx, "the decision to be Counted=True", func(ctx context.Context) error {
+	err = d.waitFor(ctx, "the decision to be Counted=True", func(ctx context.Context) error {
 		if err := d.env.k8s.Get(ctx, client.ObjectKeyFromObject(dec), dec); err != nil {
 			return err
 		}
@@ -297,8 +309,8 @@ func (d *demo) decision(ctx context.Context) error {
 			reviewer += " (groups " + strings.Join(dec.Spec.Reviewer.Groups, ", ") + ")"
 		}
 	}
-	d.say("AccessDecision %s/%s applied from %s: %s decides %s (%q)",
-		dec.Namespace, dec.Name, decisionSample, reviewer, dec.Spec.Decision, dec.Spec.Comment)
+	d.say("AccessDecision %s/%s applied from %s as %s; admission recorded the reviewer %s, who decides %s (%q)",
+		dec.Namespace, dec.Name, decisionSample, sampleReviewer, reviewer, dec.Spec.Decision, dec.Spec.Comment)
 	d.detail("Counted=True, reason %s: %s", counted.Reason, counted.Message)
 	return nil
 }

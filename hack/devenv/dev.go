@@ -89,7 +89,7 @@ func runDev(ctx context.Context, out io.Writer, opts devOptions) error {
 	printf(out, `rolegate dev: ready in %.1fs.
   API server      %s
   CRDs            approvalpolicies (apol), accessrequests (areq), accessdecisions (adec) in access.rolegate.dev/v1alpha1
-  manager         running (no webhooks yet; metrics and probes off); audit lines are printed below as "audit: {...}"
+  manager         running with its admission webhooks (metrics and probes off); audit lines are printed below as "audit: {...}"
   sample world    namespace payments (team=payments), ServiceAccount payments/ledger-migrator, Role payments/db-migrator
                   ApprovalPolicy payments from %s: %s
   people (RBAC)   groups %v may create requests and decisions in payments (ClusterRole requester);
@@ -107,7 +107,7 @@ Try it, from the repository root:
   kubectl auth can-i create configmaps -n payments --as system:serviceaccount:payments:ledger-migrator
   kubectl events -n payments --for accessrequest/ledger-migrate-4711
 (The samples ask for 1h; edit spec.duration before applying to watch it expire sooner.
-Until the admission webhook lands, spec.requester and spec.reviewer come from the sample files.)
+Admission records spec.requester and spec.reviewer from the --as identity; try a forged one to see it refused.)
 
 Press Ctrl-C to stop.
 `, time.Since(start).Seconds(), env.cfg.Host, policySample, policyState, devPeople, show, show,

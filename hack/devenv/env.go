@@ -36,6 +36,11 @@ const (
 	sampleRole           = "db-migrator"
 	samplePolicy         = "payments"
 	sampleRequest        = "ledger-migrate-4711"
+	// The people of the samples: alice asks, carol (security on call) approves.
+	sampleRequester      = "alice"
+	sampleRequesterGroup = "payments-devs"
+	sampleReviewer       = "carol"
+	sampleReviewerGroup  = "security-oncall"
 
 	policySample   = "config/samples/access_v1alpha1_approvalpolicy.yaml"
 	requestSample  = "config/samples/access_v1alpha1_accessrequest.yaml"
@@ -121,6 +126,10 @@ func startEnv(ctx context.Context, auditLog io.Writer) (*devEnv, error) {
 	e := &devEnv{root: root, testEnv: &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
+		// The admission webhooks run as in a cluster: envtest issues their
+		// serving certificate and points the webhook configurations at the
+		// manager's local webhook server.
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}},
 	}}
 	if e.cfg, err = e.testEnv.Start(); err != nil {
 		_ = e.testEnv.Stop()
@@ -131,7 +140,9 @@ func startEnv(ctx context.Context, auditLog io.Writer) (*devEnv, error) {
 		e.stop()
 		return nil, fmt.Errorf("creating a client: %w", err)
 	}
-	mgr, err := app.NewManager(e.cfg, app.Options{MetricsAddr: "0", ProbeAddr: "0", AuditLog: auditLog})
+	wh := e.testEnv.WebhookInstallOptions
+	mgr, err := app.NewManager(e.cfg, app.Options{MetricsAddr: "0", ProbeAddr: "0", AuditLog: auditLog,
+		Webhook: app.WebhookOptions{Enabled: true, Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir}})
 	if err != nil {
 		e.stop()
 		return nil, err
@@ -157,7 +168,40 @@ func startEnv(ctx context.Context, auditLog io.Writer) (*devEnv, error) {
 		e.stop()
 		return nil, err
 	}
+	if err := e.waitForWebhooks(syncCtx); err != nil {
+		e.stop()
+		return nil, err
+	}
 	return e, nil
+}
+
+// waitForWebhooks returns once the admission webhooks answer: a dry-run
+// decision for a request that does not exist is refused by rolegate's
+// validating webhook, not by a connection error.
+func (e *devEnv) waitForWebhooks(ctx context.Context) error {
+	probe := &accessv1alpha1.AccessDecision{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "probe-", Namespace: metav1.NamespaceDefault},
+		Spec:       accessv1alpha1.AccessDecisionSpec{Request: "probe", Decision: accessv1alpha1.DecisionApprove},
+	}
+	for {
+		err := e.k8s.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+		if err != nil && strings.Contains(err.Error(), accessv1alpha1.ReasonRequestNotFound) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the admission webhooks did not answer: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// as returns a client that acts as the given person through impersonation,
+// so the API server authenticates them and admission records who they are.
+func (e *devEnv) as(user string, groups ...string) (client.Client, error) {
+	cfg := rest.CopyConfig(e.cfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
+	return client.New(cfg, client.Options{Scheme: app.Scheme})
 }
 
 // managerError reports the manager stopping on its own, or nil if it runs.
