@@ -14,7 +14,8 @@ const (
 	// RevokeFinalizer holds an AccessRequest until its access is revoked.
 	RevokeFinalizer = "access.rolegate.dev/revoke"
 	// ExpiresAtAnnotation records on a managed RoleBinding when it expires,
-	// for people reading the binding; the controller never reads it.
+	// for people and for the overdue-grants metric; the controller decides
+	// expiry from the request, never from this annotation.
 	ExpiresAtAnnotation = "access.rolegate.dev/expires-at"
 )
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -142,7 +144,10 @@ func startEnv(ctx context.Context, auditLog io.Writer) (*devEnv, error) {
 	}
 	wh := e.testEnv.WebhookInstallOptions
 	mgr, err := app.NewManager(e.cfg, app.Options{MetricsAddr: "0", ProbeAddr: "0", AuditLog: auditLog,
-		Webhook: app.WebhookOptions{Enabled: true, Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir}})
+		MetricsRegistry: prometheus.NewRegistry(),
+		Webhook: app.WebhookOptions{
+			Enabled: true, Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
+		}})
 	if err != nil {
 		e.stop()
 		return nil, err

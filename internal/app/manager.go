@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	"github.com/prometheus/client_golang/prometheus"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -28,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -35,6 +37,7 @@ import (
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/controller"
+	"rolegate.dev/rolegate/internal/metrics"
 	webhookv1alpha1 "rolegate.dev/rolegate/internal/webhook/v1alpha1"
 )
 
@@ -73,6 +76,9 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// SkipNameValidation lets several managers run in one process (tests).
 	SkipNameValidation bool
+	// MetricsRegistry receives rolegate's metrics; nil means controller-runtime's
+	// registry, which the metrics endpoint serves.
+	MetricsRegistry prometheus.Registerer
 	// Webhook configures the admission webhooks.
 	Webhook WebhookOptions
 }
@@ -98,6 +104,13 @@ type WebhookOptions struct {
 	// configurations whose caBundle the rotator keeps current.
 	MutatingConfigName   string
 	ValidatingConfigName string
+}
+
+func (o Options) metricsRegistry() prometheus.Registerer {
+	if o.MetricsRegistry != nil {
+		return o.MetricsRegistry
+	}
+	return ctrlmetrics.Registry
 }
 
 // ManagedBindingSelector selects the RoleBindings rolegate manages; the
@@ -158,12 +171,20 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if w == nil {
 		w = os.Stdout
 	}
+	recorder, err := metrics.NewRecorder(o.metricsRegistry())
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	if err := o.metricsRegistry().Register(metrics.NewStateCollector(mgr.GetClient(), clk)); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
 	if err := (&controller.AccessRequestReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
 		Clock:                   clk,
 		Recorder:                mgr.GetEventRecorder("rolegate"),
 		Audit:                   audit.NewJSONSink(w),
+		Metrics:                 recorder,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the AccessRequest controller: %w", err)
@@ -176,7 +197,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	ready := healthz.Ping
 	if o.Webhook.Enabled {
-		if ready, err = setupWebhooks(mgr, o.Webhook, clk); err != nil {
+		if ready, err = setupWebhooks(mgr, o.Webhook, clk, recorder); err != nil {
 			return nil, err
 		}
 	}
@@ -189,9 +210,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 // setupWebhooks registers the admission webhooks. With certificate
 // rotation they are served only once the rotator has written a
 // certificate; until then the manager reports not ready.
-func setupWebhooks(mgr ctrl.Manager, o WebhookOptions, clk clock.PassiveClock) (healthz.Checker, error) {
+func setupWebhooks(mgr ctrl.Manager, o WebhookOptions, clk clock.PassiveClock, m *metrics.Recorder) (healthz.Checker, error) {
 	register := func() {
-		webhookv1alpha1.Register(mgr.GetWebhookServer(), mgr.GetScheme(), mgr.GetClient(), mgr.GetAPIReader(), clk)
+		webhookv1alpha1.Register(mgr.GetWebhookServer(), mgr.GetScheme(), mgr.GetClient(), mgr.GetAPIReader(), clk, m)
 	}
 	if !o.CertRotation {
 		register()

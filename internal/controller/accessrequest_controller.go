@@ -23,6 +23,7 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/audit"
+	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/policy"
 	"rolegate.dev/rolegate/internal/snapshot"
 )
@@ -37,6 +38,8 @@ type AccessRequestReconciler struct {
 	Clock     clock.PassiveClock
 	Recorder  events.EventRecorder
 	Audit     audit.Sink
+	// Metrics records transitions; nil records nothing.
+	Metrics *metrics.Recorder
 	// MaxConcurrentReconciles bounds parallel reconciles (default 1).
 	MaxConcurrentReconciles int
 }

@@ -13,6 +13,7 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/audit"
+	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/policy"
 )
 
@@ -271,8 +272,15 @@ func transitions(before, after *accessv1alpha1.AccessRequest, restored bool) []t
 			out = append(out, transition{"TimedOut", corev1.EventTypeWarning, "Approve", c.Message})
 		}
 	}
-	if c, ok := changed(accessv1alpha1.ConditionEscalated); ok && c.Status == metav1.ConditionTrue {
-		out = append(out, transition{"Escalated", corev1.EventTypeNormal, "Escalate", c.Message})
+	// Each hand-over to a later tier is an escalation, including a second
+	// one while Escalated is already True.
+	if c := findCondition(after.Status.Conditions, accessv1alpha1.ConditionEscalated); c != nil && c.Status == metav1.ConditionTrue &&
+		before.Status.Tier != after.Status.Tier {
+		msg := fmt.Sprintf("%s did not decide in time; %s", before.Status.Tier, c.Message)
+		if before.Status.Tier == "" {
+			msg = c.Message
+		}
+		out = append(out, transition{"Escalated", corev1.EventTypeNormal, "Escalate", msg})
 	}
 	if c, ok := changed(accessv1alpha1.ConditionGranted); ok && c.Status == metav1.ConditionTrue {
 		out = append(out, transition{"Granted", corev1.EventTypeNormal, "Grant", c.Message})
@@ -291,7 +299,7 @@ func transitions(before, after *accessv1alpha1.AccessRequest, restored bool) []t
 	return out
 }
 
-// announce emits an event and an audit line for each transition.
+// announce emits an event, an audit line and metrics for each transition.
 func (r *AccessRequestReconciler) announce(ctx context.Context, before, after *accessv1alpha1.AccessRequest, w *world) {
 	for _, t := range transitions(before, after, w.restored) {
 		r.Recorder.Eventf(after, nil, t.eventType, t.reason, t.action, "%s", t.message)
@@ -300,6 +308,40 @@ func (r *AccessRequestReconciler) announce(ctx context.Context, before, after *a
 			detail = conditionReason(after.Status.Conditions, accessv1alpha1.ConditionGranted)
 		}
 		r.Audit.Write(ctx, auditRecord(after, t.reason, detail, t.message))
+		r.measure(t.reason, before, after, w)
+	}
+}
+
+// measure records a transition in the metrics.
+func (r *AccessRequestReconciler) measure(reason string, before, after *accessv1alpha1.AccessRequest, w *world) {
+	m := r.Metrics
+	p := after.Status.Policy
+	created := after.CreationTimestamp.Time
+	switch reason {
+	case "Rejected":
+		m.Rejected(conditionReason(after.Status.Conditions, accessv1alpha1.ConditionValidated))
+		m.Outcome(p, metrics.OutcomeRejected)
+	case "Approved":
+		decision := metrics.DecisionApproved
+		if conditionReason(after.Status.Conditions, accessv1alpha1.ConditionApproved) == accessv1alpha1.ReasonAutoApproved {
+			decision = metrics.DecisionAutoApproved
+		}
+		m.Decided(p, decision, w.eval.Tally.DecidedAt.Sub(created))
+	case "Denied":
+		m.Decided(p, metrics.DecisionDenied, w.eval.Tally.DecidedAt.Sub(created))
+		m.Outcome(p, metrics.OutcomeDenied)
+	case "TimedOut":
+		m.Outcome(p, metrics.OutcomeTimedOut)
+	case "Escalated":
+		m.Escalated(p, before.Status.Tier, after.Status.Tier)
+	case "Granted":
+		m.Granted(p, after.Status.GrantedAt.Sub(created))
+		m.Outcome(p, metrics.OutcomeGranted)
+	case accessv1alpha1.ReasonExpired:
+		m.Outcome(p, metrics.OutcomeExpired)
+		m.Revoked(w.now.Sub(after.Status.ExpiresAt.Time))
+	case accessv1alpha1.ReasonRevoked:
+		m.Outcome(p, metrics.OutcomeRevoked)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -96,7 +98,8 @@ type runningManager struct {
 }
 
 func startManager() *runningManager {
-	mgr, err := app.NewManager(cfg, app.Options{AuditLog: auditLog, SkipNameValidation: true, MaxConcurrentReconciles: 2})
+	mgr, err := app.NewManager(cfg, app.Options{AuditLog: auditLog, SkipNameValidation: true, MaxConcurrentReconciles: 2,
+		MetricsRegistry: prometheus.NewRegistry()})
 	if err != nil {
 		panic(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/policy"
 	"rolegate.dev/rolegate/internal/snapshot"
 )
@@ -43,6 +44,8 @@ type RequestWebhook struct {
 	Reader  client.Reader
 	Decoder admission.Decoder
 	Clock   clock.PassiveClock
+	// Metrics counts refusals; nil counts nothing.
+	Metrics *metrics.Recorder
 }
 
 // Stamper writes spec.requester on create.
@@ -106,6 +109,7 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 	}
 	res := policy.Evaluate(snap.Input(ar, time.Time{}, v.Clock.Now()))
 	if len(res.Violations) > 0 {
+		v.Metrics.Rejected(res.Violations[0].Reason)
 		return admission.Denied(joinViolations(res.Violations))
 	}
 	return admission.Allowed("")

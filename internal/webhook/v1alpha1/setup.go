@@ -6,14 +6,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"rolegate.dev/rolegate/internal/metrics"
 )
 
 // Register serves the four admission webhooks on the server. reader is the
 // manager's cache (indexed decisions, metadata-only roles); apiReader reads
 // around it.
-func Register(server webhook.Server, scheme *runtime.Scheme, reader, apiReader client.Reader, clk clock.PassiveClock) {
+func Register(server webhook.Server, scheme *runtime.Scheme, reader, apiReader client.Reader, clk clock.PassiveClock, m *metrics.Recorder) {
 	dec := admission.NewDecoder(scheme)
-	rw := &RequestWebhook{Reader: reader, Decoder: dec, Clock: clk}
+	rw := &RequestWebhook{Reader: reader, Decoder: dec, Clock: clk, Metrics: m}
 	dw := &DecisionWebhook{Reader: reader, APIReader: apiReader, Decoder: dec, Clock: clk}
 	server.Register(MutateRequestPath, &webhook.Admission{Handler: Stamper{rw}})
 	server.Register(ValidateRequestPath, &webhook.Admission{Handler: Validator{rw}})

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,6 +125,7 @@ func startManager() *runningManager {
 	w := env.WebhookInstallOptions
 	mgr, err := app.NewManager(operator, app.Options{
 		SkipNameValidation: true,
+		MetricsRegistry:    prometheus.NewRegistry(),
 		AuditLog:           &discard{},
 		Webhook: app.WebhookOptions{Enabled: true, Host: w.LocalServingHost, Port: w.LocalServingPort,
 			CertDir: w.LocalServingCertDir},
