@@ -66,7 +66,10 @@ func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, err
 	}
 	if !ar.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, ar)
+		if err := r.finalize(ctx, ar); err != nil {
+			return retryConflict(ctx, err)
+		}
+		return ctrl.Result{}, nil
 	}
 	if !controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
 		patch := client.MergeFromWithOptions(ar.DeepCopy(), client.MergeFromWithOptimisticLock{})
@@ -249,7 +252,10 @@ func (r *AccessRequestReconciler) ensureBinding(ctx context.Context, w *world) e
 	if bindingMatches(have, want) {
 		return nil
 	}
-	w.restored = true
+	// A binding whose grant is intact but whose expires-at annotation is out
+	// of date (the policy shortened the grant) is updated without a
+	// Restored event: nobody tampered with it.
+	w.restored = !grantMatches(have, want)
 	if have.RoleRef != want.RoleRef {
 		// roleRef is immutable: replace the binding.
 		if err := r.deleteBinding(ctx, have); err != nil {
@@ -307,11 +313,20 @@ func (r *AccessRequestReconciler) finalize(ctx context.Context, ar *accessv1alph
 		return err
 	}
 	if ar.Status.RevokedAt == nil && (ar.Status.GrantedAt != nil || len(bindings.Items) > 0) {
+		// Record the revocation before announcing it, so a retry of this
+		// finalizer finds revokedAt set and does not announce it twice.
+		before := ar.DeepCopy()
 		now := metav1.NewTime(r.Clock.Now())
 		ar.Status.RevokedAt = &now
 		msg := "the AccessRequest was deleted; its RoleBinding was removed"
+		setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, accessv1alpha1.ReasonRevoked, msg)
+		setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionTrue, accessv1alpha1.ReasonRevoked, msg)
+		if err := r.writeStatus(ctx, before, ar); err != nil {
+			return err
+		}
 		r.Recorder.Eventf(ar, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonRevoked, "Revoke", msg)
 		r.Audit.Write(ctx, auditRecord(ar, accessv1alpha1.ReasonRevoked, "RequestDeleted", msg))
+		r.Metrics.Outcome(ar.Status.Policy, metrics.OutcomeRevoked)
 	}
 	patch := client.MergeFromWithOptions(ar.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(ar, accessv1alpha1.RevokeFinalizer)
@@ -373,11 +388,18 @@ func (r *AccessRequestReconciler) writeVerdicts(ctx context.Context, w *world) e
 			v, ok = policy.Verdict{Reason: accessv1alpha1.ReasonRequestNotPending,
 				Message: "the request is closed (" + conditionReason(w.req.Status.Conditions, accessv1alpha1.ConditionReady) + ")"}, true
 		}
-		if ok {
+		// A decision that counted keeps its verdict when the request later
+		// stops being valid or pending: it did take effect.
+		if ok && (v.Reason != accessv1alpha1.ReasonRequestNotPending || !counted(d)) {
 			errs = append(errs, r.setVerdict(ctx, d, v))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func counted(d *accessv1alpha1.AccessDecision) bool {
+	c := findCondition(d.Status.Conditions, accessv1alpha1.ConditionCounted)
+	return c != nil && c.Status == metav1.ConditionTrue
 }
 
 func (r *AccessRequestReconciler) setVerdict(ctx context.Context, d *accessv1alpha1.AccessDecision, v policy.Verdict) error {

@@ -371,3 +371,108 @@ func TestGrantEvidenceTakesTheEarliestSign(t *testing.T) {
 		})
 	}
 }
+
+func TestShorterMaxDurationIsNotReportedAsTampering(t *testing.T) {
+	h := newHarness(t, interceptor.Funcs{})
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	h.events()
+	p := &accessv1alpha1.ApprovalPolicy{}
+	if err := h.c.Get(context.Background(), types.NamespacedName{Name: "payments"}, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Entitlements[0].MaxDuration = metav1.Duration{Duration: 30 * time.Minute}
+	if err := h.c.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range h.events() {
+		if strings.Contains(e, "Restored") {
+			t.Errorf("a policy change was reported as tampering: %s", e)
+		}
+	}
+	rb := h.bindings(t)[0]
+	if got := rb.Annotations[accessv1alpha1.ExpiresAtAnnotation]; got != t0.Add(31*time.Minute).Format(time.RFC3339) {
+		t.Errorf("expires-at annotation = %s, want the shortened expiry", got)
+	}
+}
+
+func TestCountedDecisionsKeepTheirVerdictWhenTheGrantIsCut(t *testing.T) {
+	objs := fixture()
+	objs = append(objs, &accessv1alpha1.AccessDecision{
+		ObjectMeta: metav1.ObjectMeta{Name: "carol", Namespace: "payments", CreationTimestamp: metav1.NewTime(t0.Add(30 * time.Second))},
+		Spec: accessv1alpha1.AccessDecisionSpec{Request: "migrate-req", Decision: accessv1alpha1.DecisionApprove,
+			Reviewer: &accessv1alpha1.UserInfo{Username: "carol", Groups: []string{"security-oncall"}}},
+	})
+	h := newHarness(t, interceptor.Funcs{}, objs...)
+	if _, err := h.reconcile(t, "migrate-req"); err != nil {
+		t.Fatal(err)
+	}
+	if r := readyReason(h.request(t, "migrate-req")); r != accessv1alpha1.ReasonGranted {
+		t.Fatalf("ready = %s, want Granted", r)
+	}
+	p := &accessv1alpha1.ApprovalPolicy{}
+	if err := h.c.Get(context.Background(), types.NamespacedName{Name: "payments"}, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Entitlements = p.Spec.Entitlements[:1]
+	if err := h.c.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.reconcile(t, "migrate-req"); err != nil {
+		t.Fatal(err)
+	}
+	ar := h.request(t, "migrate-req")
+	if readyReason(ar) != accessv1alpha1.ReasonRevoked || ar.Status.Tier != "" {
+		t.Fatalf("ready = %s, tier = %q; want Revoked and no deciding tier for an invalid request", readyReason(ar), ar.Status.Tier)
+	}
+	d := &accessv1alpha1.AccessDecision{}
+	if err := h.c.Get(context.Background(), types.NamespacedName{Namespace: "payments", Name: "carol"}, d); err != nil {
+		t.Fatal(err)
+	}
+	if r := conditionReason(d.Status.Conditions, accessv1alpha1.ConditionCounted); r != accessv1alpha1.ReasonCounted {
+		t.Errorf("carol's approval now says %s; a decision that took effect keeps Counted", r)
+	}
+}
+
+func TestDeletionIsAnnouncedOnceEvenWhenTheFinalizerIsRetried(t *testing.T) {
+	conflicts := 1
+	h := newHarness(t, interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+			if ar, ok := obj.(*accessv1alpha1.AccessRequest); ok && !ar.DeletionTimestamp.IsZero() && conflicts > 0 {
+				conflicts--
+				return apierrors.NewConflict(schema.GroupResource{Group: "access.rolegate.dev", Resource: "accessrequests"}, ar.Name, errors.New("stale"))
+			}
+			return c.Patch(ctx, obj, p, opts...)
+		},
+	})
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.Delete(context.Background(), h.request(t, "view-req")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.reconcile(t, "view-req")
+	if err != nil || res.RequeueAfter != conflictRetry {
+		t.Fatalf("first pass = %+v, %v; want a quiet retry", res, err)
+	}
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.bindings(t)); n != 0 {
+		t.Fatalf("%d bindings after deletion", n)
+	}
+	revoked := 0
+	for _, e := range h.events() {
+		if strings.Contains(e, "Revoked") {
+			revoked++
+		}
+	}
+	if revoked != 1 || strings.Count(h.audit.String(), `"event":"Revoked"`) != 1 {
+		t.Errorf("deletion announced %d times in events and %d in the audit log, want once each",
+			revoked, strings.Count(h.audit.String(), `"event":"Revoked"`))
+	}
+}

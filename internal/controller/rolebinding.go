@@ -81,14 +81,18 @@ func ControlledBy(rb *rbacv1.RoleBinding, req *accessv1alpha1.AccessRequest) boo
 	return ref != nil && ref.UID == req.UID
 }
 
-// bindingMatches reports whether an existing binding grants exactly what the
-// desired one does and carries its labels, annotations and owner.
-func bindingMatches(have, want *rbacv1.RoleBinding) bool {
+// grantMatches reports whether an existing binding grants exactly what the
+// desired one does and carries its labels and owner.
+func grantMatches(have, want *rbacv1.RoleBinding) bool {
 	return equality.Semantic.DeepEqual(have.RoleRef, want.RoleRef) &&
 		equality.Semantic.DeepEqual(have.Subjects, want.Subjects) &&
 		containsAll(have.Labels, want.Labels) &&
-		containsAll(have.Annotations, want.Annotations) &&
 		equality.Semantic.DeepEqual(have.OwnerReferences, want.OwnerReferences)
+}
+
+// bindingMatches reports whether an existing binding needs no change.
+func bindingMatches(have, want *rbacv1.RoleBinding) bool {
+	return grantMatches(have, want) && containsAll(have.Annotations, want.Annotations)
 }
 
 func containsAll(have, want map[string]string) bool {

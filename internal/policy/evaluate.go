@@ -93,7 +93,7 @@ func Evaluate(in Input) Result {
 		if granted {
 			r.Outcome = OutcomePolicyChanged
 		}
-		r.Tally = Tally{Verdicts: NotPending(in.Decisions, "the request is not valid: "+r.Violations[0].Error())}
+		r.Tally = Tally{Tier: TierState{Index: -1}, Verdicts: NotPending(in.Decisions, "the request is not valid: "+r.Violations[0].Error())}
 		return r
 	}
 
