@@ -15,6 +15,10 @@ const (
 	ConditionExpired = "Expired"
 	// ConditionReady summarises the request; its reason is the lifecycle state.
 	ConditionReady = "Ready"
+	// ConditionStalled is True when the request cannot make progress without
+	// a change by a person (denied, timed out, invalid): kstatus and Flux
+	// report it as Failed rather than in progress.
+	ConditionStalled = "Stalled"
 )
 
 // Condition type on AccessDecision.
@@ -88,5 +92,5 @@ const (
 // AccessRequestConditions lists every condition an AccessRequest carries.
 var AccessRequestConditions = []string{
 	ConditionValidated, ConditionApproved, ConditionEscalated,
-	ConditionGranted, ConditionExpired, ConditionReady,
+	ConditionGranted, ConditionExpired, ConditionReady, ConditionStalled,
 }

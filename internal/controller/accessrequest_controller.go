@@ -85,6 +85,7 @@ func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	before := ar.DeepCopy()
 	result, err := r.act(ctx, w)
+	setStalled(ar)
 	if serr := r.writeStatus(ctx, before, ar); serr != nil {
 		err = errors.Join(err, serr)
 	}

@@ -230,6 +230,20 @@ func setEndedConditions(ar *accessv1alpha1.AccessRequest) {
 	}
 }
 
+// setStalled mirrors the final failures into Stalled, for kstatus and Flux.
+func setStalled(ar *accessv1alpha1.AccessRequest) {
+	ready := findCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady)
+	if ready == nil {
+		return
+	}
+	switch ready.Reason {
+	case accessv1alpha1.ReasonDenied, accessv1alpha1.ReasonTimedOut, accessv1alpha1.ReasonInvalid, accessv1alpha1.ReasonBindingConflict:
+		setCondition(ar, accessv1alpha1.ConditionStalled, metav1.ConditionTrue, ready.Reason, ready.Message)
+	default:
+		meta.RemoveStatusCondition(&ar.Status.Conditions, accessv1alpha1.ConditionStalled)
+	}
+}
+
 func setCountedCondition(d *accessv1alpha1.AccessDecision, v policy.Verdict) {
 	status := metav1.ConditionFalse
 	if v.Counted {
