@@ -70,6 +70,13 @@ test: manifests generate fmt vet envtest ## Run all tests (unit and envtest) wit
 	echo "go test ./... -count=1 -timeout 25m -coverprofile cover.out"; \
 	go test ./... -count=1 -timeout 25m -coverprofile cover.out
 
+FUZZTIME ?= 10s
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s); the checked-in corpus also runs in make test.
+	go test ./internal/policy/ -run='^$$' -fuzz='^FuzzCount$$' -fuzztime=$(FUZZTIME)
+	go test ./internal/policy/ -run='^$$' -fuzz='^FuzzSelect$$' -fuzztime=$(FUZZTIME)
+	go test ./internal/webhook/v1alpha1/ -run='^$$' -fuzz='^FuzzAdmission$$' -fuzztime=$(FUZZTIME)
+
 # Paths whose content must match what the generators, gofmt and go mod tidy produce.
 VERIFY_PATHS = api cmd config internal hack test go.mod go.sum
 

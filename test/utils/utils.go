@@ -2,6 +2,7 @@
 package utils
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,4 +88,18 @@ func RequireAssets() {
 			"(it builds kube-apiserver and etcd once with hack/setup-envtest.sh)")
 		os.Exit(1)
 	}
+}
+
+// Fuzzing reports whether the test binary runs a fuzz target (or is one of
+// its workers), in which case suites skip starting a control plane.
+func Fuzzing() bool {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
 }

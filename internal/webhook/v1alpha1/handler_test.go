@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -144,4 +145,46 @@ func TestDecisionStamperRefusesAClientReviewer(t *testing.T) {
 	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec.reviewer: is written by rolegate") {
 		t.Fatalf("response = %+v, want refused", resp.Result)
 	}
+}
+
+// FuzzAdmission sends arbitrary objects through every webhook: none may
+// panic, and a stamped requester or reviewer is always the authenticated user.
+func FuzzAdmission(f *testing.F) {
+	seed, _ := json.Marshal(request())
+	f.Add(seed, "alice", false)
+	f.Add([]byte(`{"apiVersion":"access.rolegate.dev/v1alpha1","kind":"AccessRequest","metadata":{"name":"x","annotations":{"access.rolegate.dev/requested-by":"bob"}},"spec":{"requester":{"username":"bob"}}}`), "mallory", false)
+	f.Add([]byte(`{"apiVersion":"access.rolegate.dev/v1alpha1","kind":"AccessDecision","metadata":{"name":"d"},"spec":{"request":"r","decision":"Approve"}}`), "carol", true)
+	f.Add([]byte(`{"spec":null}`), "", true)
+	f.Add([]byte(`not json`), "x", false)
+	f.Fuzz(func(t *testing.T, raw []byte, user string, decision bool) {
+		if !utf8.ValidString(user) {
+			t.Skip("the API server authenticates UTF-8 usernames only")
+		}
+		rw, dw := handlerFixture(t)
+		req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+			Operation: admissionv1.Create, Namespace: "payments",
+			Object: runtime.RawExtension{Raw: raw}, OldObject: runtime.RawExtension{Raw: raw},
+			UserInfo: authenticationv1.UserInfo{Username: user},
+		}}
+		handlers := []admission.Handler{Stamper{rw}, Validator{rw}}
+		if decision {
+			handlers = []admission.Handler{DecisionStamper{dw}, DecisionValidator{dw}}
+		}
+		for _, h := range handlers {
+			for _, op := range []admissionv1.Operation{admissionv1.Create, admissionv1.Update} {
+				req.Operation = op
+				resp := h.Handle(context.Background(), req)
+				for _, p := range resp.Patches {
+					if p.Path != "/spec/requester" && p.Path != "/spec/reviewer" {
+						continue
+					}
+					b, _ := json.Marshal(p.Value)
+					var id struct{ Username string }
+					if err := json.Unmarshal(b, &id); err != nil || (id.Username != user && !strings.Contains(string(b), `"via":"`+user+`"`)) {
+						t.Fatalf("%T stamped %s for user %q", h, b, user)
+					}
+				}
+			}
+		}
+	})
 }

@@ -43,6 +43,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if utils.Fuzzing() {
+		// Fuzz targets exercise the handlers alone; no control plane.
+		os.Exit(m.Run())
+	}
 	utils.RequireAssets()
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	var err error
