@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"rolegate.dev/rolegate/internal/app"
+	"rolegate.dev/rolegate/internal/controller"
 )
 
 func envOr(key, fallback string) string {
@@ -30,6 +31,8 @@ func main() {
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica acts at a time.")
 	flag.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "AccessRequests reconciled in parallel.")
+	flag.DurationVar(&o.RecheckInterval, "recheck-interval", controller.DefaultRecheckInterval,
+		"Longest wait between reconciles of a live request; bounds how late a grant ends if the wall clock jumps.")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	w := &o.Webhook

@@ -17,16 +17,14 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -38,16 +36,12 @@ import (
 	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/controller"
 	"rolegate.dev/rolegate/internal/metrics"
+	rgscheme "rolegate.dev/rolegate/internal/scheme"
 	webhookv1alpha1 "rolegate.dev/rolegate/internal/webhook/v1alpha1"
 )
 
 // Scheme holds every kind the manager reads or writes.
-var Scheme = runtime.NewScheme()
-
-func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
-	utilruntime.Must(accessv1alpha1.AddToScheme(Scheme))
-}
+var Scheme = rgscheme.Scheme
 
 // LeaderElectionID is the name of the lease the managers compete for.
 const LeaderElectionID = "rolegate.access.rolegate.dev"
@@ -74,6 +68,11 @@ type Options struct {
 	AuditLog io.Writer
 	// MaxConcurrentReconciles bounds parallel AccessRequest reconciles.
 	MaxConcurrentReconciles int
+	// RecheckInterval bounds the wait between reconciles of a live request
+	// (see controller.AccessRequestReconciler.RecheckInterval).
+	RecheckInterval time.Duration
+	// Interceptor wraps the manager's client, to inject faults in tests.
+	Interceptor *interceptor.Funcs
 	// SkipNameValidation lets several managers run in one process (tests).
 	SkipNameValidation bool
 	// MetricsRegistry receives rolegate's metrics; nil means controller-runtime's
@@ -151,6 +150,16 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		retry := o.LeaseDuration / 5
 		mopts.RenewDeadline, mopts.RetryPeriod = &renew, &retry
 	}
+	if o.Interceptor != nil {
+		funcs := *o.Interceptor
+		mopts.NewClient = func(cfg *rest.Config, co client.Options) (client.Client, error) {
+			c, err := client.NewWithWatch(cfg, co)
+			if err != nil {
+				return nil, err
+			}
+			return interceptor.NewClient(c, funcs), nil
+		}
+	}
 	if o.Webhook.Enabled {
 		mopts.WebhookServer = webhook.NewServer(webhook.Options{
 			Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.CertDir,
@@ -186,6 +195,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Audit:                   audit.NewJSONSink(w),
 		Metrics:                 recorder,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		RecheckInterval:         o.RecheckInterval,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the AccessRequest controller: %w", err)
 	}

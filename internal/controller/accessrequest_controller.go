@@ -42,6 +42,26 @@ type AccessRequestReconciler struct {
 	Metrics *metrics.Recorder
 	// MaxConcurrentReconciles bounds parallel reconciles (default 1).
 	MaxConcurrentReconciles int
+	// RecheckInterval bounds how long an active grant or a pending request
+	// waits between reconciles (default DefaultRecheckInterval). Timers run
+	// on the monotonic clock while expiry is wall-clock time: rechecking
+	// bounds how late a grant ends when the wall clock jumps forward.
+	RecheckInterval time.Duration
+}
+
+// DefaultRecheckInterval is the default RecheckInterval.
+const DefaultRecheckInterval = 5 * time.Minute
+
+// requeue schedules the next reconcile for d, or sooner to recheck.
+func (r *AccessRequestReconciler) requeue(d time.Duration) ctrl.Result {
+	if d <= 0 {
+		return ctrl.Result{}
+	}
+	recheck := r.RecheckInterval
+	if recheck <= 0 {
+		recheck = DefaultRecheckInterval
+	}
+	return ctrl.Result{RequeueAfter: min(d, recheck)}
 }
 
 // +kubebuilder:rbac:groups=access.rolegate.dev,resources=accessrequests,verbs=get;list;watch;update;patch
@@ -196,7 +216,7 @@ func (r *AccessRequestReconciler) act(ctx context.Context, w *world) (ctrl.Resul
 			return ctrl.Result{}, err
 		}
 		setGrantStatus(ar, w)
-		return ctrl.Result{RequeueAfter: e.RequeueAfter}, nil
+		return r.requeue(e.RequeueAfter), nil
 	case policy.OutcomeExpired, policy.OutcomeRevoked, policy.OutcomePolicyChanged:
 		if err := r.deleteBindings(ctx, w.bindings); err != nil {
 			return ctrl.Result{}, err
@@ -209,7 +229,7 @@ func (r *AccessRequestReconciler) act(ctx context.Context, w *world) (ctrl.Resul
 			return ctrl.Result{}, err
 		}
 		setNotGrantedStatus(ar, e)
-		return ctrl.Result{RequeueAfter: e.RequeueAfter}, nil
+		return r.requeue(e.RequeueAfter), nil
 	}
 }
 

@@ -55,7 +55,7 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 	if err := r.Status().Patch(ctx, p, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return retryConflict(ctx, fmt.Errorf("updating status: %w", err))
+		return retryConflict(ctx, client.IgnoreNotFound(fmt.Errorf("updating status: %w", err)))
 	}
 	logf.FromContext(ctx).V(1).Info("Updated ApprovalPolicy readiness", "ready", status, "reason", reason)
 	return ctrl.Result{}, nil

@@ -103,7 +103,10 @@ func newHarness(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) *h
 		Build()
 	c := interceptor.NewClient(base, funcs)
 	h := &harness{c: c, clock: clocktesting.NewFakeClock(t0.Add(time.Minute)), recorder: events.NewFakeRecorder(100), audit: &bytes.Buffer{}}
-	h.r = &AccessRequestReconciler{Client: c, APIReader: c, Clock: h.clock, Recorder: h.recorder, Audit: audit.NewJSONSink(h.audit)}
+	// A long recheck lets the tests see the exact RequeueAfter for expiry
+	// and escalation; TestRecheckBoundsHowLateAClockJumpIsNoticed covers the cap.
+	h.r = &AccessRequestReconciler{Client: c, APIReader: c, Clock: h.clock, Recorder: h.recorder, Audit: audit.NewJSONSink(h.audit),
+		RecheckInterval: 1000 * time.Hour}
 	return h
 }
 
@@ -474,5 +477,25 @@ func TestDeletionIsAnnouncedOnceEvenWhenTheFinalizerIsRetried(t *testing.T) {
 	if revoked != 1 || strings.Count(h.audit.String(), `"event":"Revoked"`) != 1 {
 		t.Errorf("deletion announced %d times in events and %d in the audit log, want once each",
 			revoked, strings.Count(h.audit.String(), `"event":"Revoked"`))
+	}
+}
+
+func TestRecheckBoundsHowLateAClockJumpIsNoticed(t *testing.T) {
+	h := newHarness(t, interceptor.Funcs{})
+	h.r.RecheckInterval = 0 // the default
+	res, err := h.reconcile(t, "view-req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter != DefaultRecheckInterval {
+		t.Fatalf("RequeueAfter = %s for a 1h grant, want the %s recheck", res.RequeueAfter, DefaultRecheckInterval)
+	}
+	// The wall clock jumps two hours while the timer waits its 5 minutes.
+	h.clock.SetTime(t0.Add(2 * time.Hour))
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	if ar := h.request(t, "view-req"); readyReason(ar) != accessv1alpha1.ReasonExpired || len(h.bindings(t)) != 0 {
+		t.Fatalf("after the jump: %s with %d bindings, want Expired and none", readyReason(ar), len(h.bindings(t)))
 	}
 }
