@@ -1,0 +1,89 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Columns are the table's headers, in order.
+var Columns = []string{
+	"POLICY", "REQUESTS", "APPROVED", "DENIED", "TIMED-OUT", "INVALID", "ESCALATED", "ESC-RATE",
+	"APPROVAL-P50", "APPROVAL-P95", "ACTIVE", "OVERDUE", "PENDING", "OLDEST-PENDING",
+}
+
+// empty is how a figure with nothing to measure is shown.
+const empty = "-"
+
+// WriteTable prints the report as a kubectl-style table: one row per
+// policy and a TOTAL row.
+func WriteTable(w io.Writer, r Report) error {
+	// The same settings as kubectl's printers.GetNewTabWriter.
+	tw := tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(Columns, "\t"))
+	for _, row := range r.Policies {
+		fmt.Fprintln(tw, strings.Join(cells(row), "\t"))
+	}
+	fmt.Fprintln(tw, strings.Join(cells(r.Total), "\t"))
+	return tw.Flush()
+}
+
+func cells(r Row) []string {
+	return []string{
+		r.Policy,
+		fmt.Sprint(r.Requests), fmt.Sprint(r.Approved), fmt.Sprint(r.Denied), fmt.Sprint(r.TimedOut),
+		fmt.Sprint(r.Invalid), fmt.Sprint(r.Escalated), rate(r.EscalationRate),
+		seconds(r.TimeToApprovalP50Seconds), seconds(r.TimeToApprovalP95Seconds),
+		fmt.Sprint(r.ActiveGrants), fmt.Sprint(r.OverdueGrants), fmt.Sprint(r.Pending),
+		seconds(r.OldestPendingSeconds),
+	}
+}
+
+func rate(v *float64) string {
+	if v == nil {
+		return empty
+	}
+	return fmt.Sprintf("%.0f%%", *v*100)
+}
+
+func seconds(v *float64) string {
+	if v == nil {
+		return empty
+	}
+	return FormatDuration(time.Duration(math.Round(*v * float64(time.Second))))
+}
+
+// WriteJSON prints the report as indented JSON (the Report struct).
+func WriteJSON(w io.Writer, r Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// FormatDuration renders a duration compactly with at most its two largest
+// units, truncating the rest: 45s, 12m, 1m30s, 3h20m, 2d4h. Negative
+// durations render as 0s.
+func FormatDuration(d time.Duration) string {
+	s := int64(max(d, 0) / time.Second)
+	const minute, hour, day = 60, 60 * 60, 24 * 60 * 60
+	two := func(big int64, bigUnit string, small int64, smallUnit string) string {
+		if small == 0 {
+			return fmt.Sprintf("%d%s", big, bigUnit)
+		}
+		return fmt.Sprintf("%d%s%d%s", big, bigUnit, small, smallUnit)
+	}
+	switch {
+	case s < minute:
+		return fmt.Sprintf("%ds", s)
+	case s < hour:
+		return two(s/minute, "m", s%minute, "s")
+	case s < day:
+		return two(s/hour, "h", s%hour/minute, "m")
+	default:
+		return two(s/day, "d", s%day/hour, "h")
+	}
+}
