@@ -62,7 +62,8 @@ func TestRoleRefString(t *testing.T) {
 }
 
 func TestAccessRequestConditionsListsEverySpecCondition(t *testing.T) {
-	want := []string{"Validated", "Approved", "Escalated", "Granted", "Expired", "Ready"}
+	// SPEC's six, plus Stalled for kstatus.
+	want := []string{"Validated", "Approved", "Escalated", "Granted", "Expired", "Ready", "Stalled"}
 	if !slices.Equal(accessv1alpha1.AccessRequestConditions, want) {
 		t.Errorf("AccessRequestConditions = %v, want %v", accessv1alpha1.AccessRequestConditions, want)
 	}

@@ -106,8 +106,16 @@ func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	before := ar.DeepCopy()
 	result, err := r.act(ctx, w)
 	setStalled(ar)
-	if serr := r.writeStatus(ctx, before, ar); serr != nil {
+	serr := r.writeStatus(ctx, before, ar)
+	if serr != nil {
 		err = errors.Join(err, serr)
+	}
+	// Announce what the status records as soon as it is written. A write
+	// cut short (the manager stopping) may have been applied, and the next
+	// pass would then see nothing left to announce: announce it too. The
+	// audit trail is at-least-once; readers deduplicate on uid and event.
+	if serr == nil || errors.Is(serr, context.Canceled) || errors.Is(serr, context.DeadlineExceeded) {
+		r.announce(ctx, before, ar, w)
 	}
 	if derr := r.writeVerdicts(ctx, w); derr != nil {
 		err = errors.Join(err, derr)
@@ -115,7 +123,6 @@ func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err != nil {
 		return retryConflict(ctx, err)
 	}
-	r.announce(ctx, before, ar, w)
 	return result, nil
 }
 
