@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/scheme"
 )
 
@@ -76,7 +77,15 @@ reaches the same cluster as the same user (including --as impersonation).`,
 
 	f := &flagsFactory{flags: flags, newClient: o.newClient}
 	cmd.AddCommand(
+		newRequestCmd(f, streams),
+		newDecideCmd(f, streams, accessv1alpha1.DecisionApprove),
+		newDecideCmd(f, streams, accessv1alpha1.DecisionDeny),
+		newDecideCmd(f, streams, accessv1alpha1.DecisionRevoke),
+		newPendingCmd(f, streams, o.now),
+		newExplainCmd(f, streams, o.now),
+		newGetCmd(f, streams, o.now),
 		newReportCmd(f, streams, o.now),
+		newLintCmd(streams),
 		newVersionCmd(streams),
 	)
 	return cmd

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+)
+
+// newDecideCmd builds `approve`, `deny` or `revoke`: each creates one
+// AccessDecision; admission stamps the reviewer and refuses decisions that
+// would not count, naming the field and the reason.
+func newDecideCmd(f clientFactory, streams genericiooptions.IOStreams, decision accessv1alpha1.DecisionType) *cobra.Command {
+	verb := strings.ToLower(string(decision))
+	short := map[accessv1alpha1.DecisionType]string{
+		accessv1alpha1.DecisionApprove: "Approve a pending AccessRequest",
+		accessv1alpha1.DecisionDeny:    "Deny a pending AccessRequest",
+		accessv1alpha1.DecisionRevoke:  "Revoke the access an AccessRequest granted",
+	}[decision]
+	var comment string
+	cmd := &cobra.Command{
+		Use:   verb + " REQUEST [-m COMMENT]",
+		Short: short,
+		Long: short + `.
+
+Creates an AccessDecision (named REQUEST-xxxxx) in the request's namespace.
+The server records you as the reviewer and refuses the decision if it would
+not count: you are the requester (except for revoke), not in the deciding
+tier or a later one, the request is not pending, or you already decided.`,
+		Example: fmt.Sprintf("  kubectl rolegate %s payments-api-7xk2p -n payments -m \"CHG-1234 reviewed\"", verb),
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return decide(cmd.Context(), f, streams, decision, args[0], comment)
+		},
+	}
+	cmd.Flags().StringVarP(&comment, "message", "m", "", "a comment recorded with the decision")
+	return cmd
+}
+
+func decide(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams,
+	decision accessv1alpha1.DecisionType, request, comment string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ns, err := f.Namespace()
+	if err != nil {
+		return err
+	}
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	d := &accessv1alpha1.AccessDecision{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: request + "-"},
+		Spec:       accessv1alpha1.AccessDecisionSpec{Request: request, Decision: decision, Comment: comment},
+	}
+	if err := c.Create(ctx, d); err != nil {
+		return fmt.Errorf("%s AccessRequest %s/%s refused: %w", strings.ToLower(string(decision)), ns, request, err)
+	}
+	fmt.Fprintf(streams.Out, "%s/%s created (%s %s)\n", decisionResource, d.Name, decision, request)
+	return nil
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
+	"rolegate.dev/rolegate/internal/snapshot"
+)
+
+func newExplainCmd(f clientFactory, streams genericiooptions.IOStreams, now func() time.Time) *cobra.Command {
+	return &cobra.Command{
+		Use:   "explain REQUEST",
+		Short: "Explain why an AccessRequest is where it is",
+		Long: `Explain an AccessRequest: its Ready state and message, and rolegate's
+decision logic re-run now from the cluster (policies, the namespace's labels,
+the request's AccessDecisions and whether the role exists): every failed
+validation check, the deciding tier and who can approve, the approvals so far,
+whether each decision counted, and when the request escalates, times out or
+its access expires.`,
+		Example: `  kubectl rolegate explain payments-api-7xk2p -n payments`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return explain(cmd.Context(), f, streams, args[0], now())
+		},
+	}
+}
+
+func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams, name string, now time.Time) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ns, err := f.Namespace()
+	if err != nil {
+		return err
+	}
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	ar := &accessv1alpha1.AccessRequest{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ar); err != nil {
+		return err
+	}
+	w := streams.Out
+	fmt.Fprintf(w, "AccessRequest:   %s/%s\n", ar.Namespace, ar.Name)
+	fmt.Fprintf(w, "Service account: %s/%s\n", policy.ServiceAccountNamespace(ar), ar.Spec.ServiceAccount.Name)
+	fmt.Fprintf(w, "Role:            %s for %s\n", ar.Spec.RoleRef, ar.Spec.Duration.Duration)
+	fmt.Fprintf(w, "Requester:       %s\n", requesterName(ar))
+	fmt.Fprintf(w, "Created:         %s ago\n", age(now, ar.CreationTimestamp.Time))
+	if ready := readyCondition(ar); ready != nil {
+		fmt.Fprintf(w, "Ready:           %s (%s): %s\n", ready.Status, ready.Reason, ready.Message)
+	} else {
+		fmt.Fprintln(w, "Ready:           unknown (the controller has not reported on this request yet)")
+	}
+
+	snap, err := readSnapshot(ctx, c, ar)
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			fmt.Fprintf(w, "\nCannot re-run the policy checks: %v\n", err)
+			return nil
+		}
+		return err
+	}
+	var grantedAt time.Time
+	if ar.Status.GrantedAt != nil {
+		grantedAt = ar.Status.GrantedAt.Time
+	}
+	res := policy.Evaluate(snap.Input(ar, grantedAt, now))
+
+	fmt.Fprintln(w)
+	if res.Policy != nil {
+		fmt.Fprintf(w, "Policy:          %s\n", res.Policy.Name)
+	}
+	if len(res.Violations) > 0 {
+		fmt.Fprintln(w, "Validation:      failed")
+		for _, v := range res.Violations {
+			fmt.Fprintf(w, "  %s (%s)\n", v.Error(), v.Reason)
+		}
+		explainDecisions(w, snap.Decisions, res.Tally.Verdicts)
+		explainBinding(w, ar)
+		return nil
+	}
+	fmt.Fprintln(w, "Validation:      passed")
+	fmt.Fprintf(w, "Sensitivity:     %s\n", res.Sensitivity)
+	fmt.Fprintf(w, "Outcome now:     %s\n", res.Outcome)
+
+	p, t := res.Policy, res.Tally
+	switch {
+	case res.Entitlement != nil && res.Entitlement.AutoApprove:
+		fmt.Fprintf(w, "Deciding tier:   none: %s is auto-approved by ApprovalPolicy %q\n", res.Entitlement.RoleRef, p.Name)
+	case t.Tier.Index >= 0:
+		tier := &p.Spec.Approvers[t.Tier.Index]
+		approvals := 0
+		for _, r := range t.Records {
+			if r.Decision == accessv1alpha1.DecisionApprove {
+				approvals++
+			}
+		}
+		fmt.Fprintf(w, "Deciding tier:   %s (needs %d approval(s), %d counted)", tier.Name, policy.RequiredApprovals(tier), approvals)
+		if t.Tier.Escalated {
+			fmt.Fprint(w, ", escalated")
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "Can approve:     %s\n", approversFrom(p, t.Tier.Index))
+	}
+
+	if len(t.Records) > 0 {
+		fmt.Fprintln(w, "Approvals:")
+		for _, r := range t.Records {
+			tier := r.Tier
+			if tier == "" {
+				tier = "-"
+			}
+			line := fmt.Sprintf("  %s %s (tier %s) at %s", r.Decision, r.Reviewer, tier, r.Time.UTC().Format(time.RFC3339))
+			if r.Comment != "" {
+				line += ": " + r.Comment
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	explainDecisions(w, snap.Decisions, t.Verdicts)
+
+	switch res.Outcome {
+	case policy.OutcomePending:
+		if !t.Tier.NextEscalation.IsZero() {
+			if next, ok := nextTierName(p, res.Sensitivity, t.Tier.Index); ok {
+				fmt.Fprintf(w, "Escalates:       to tier %s %s\n", next, relative(now, t.Tier.NextEscalation))
+			}
+		}
+		if d := p.Spec.PendingTimeout; d != nil {
+			fmt.Fprintf(w, "Times out:       %s\n", relative(now, ar.CreationTimestamp.Add(d.Duration)))
+		}
+	case policy.OutcomeGrant, policy.OutcomeExpired:
+		fmt.Fprintf(w, "Expires:         %s (%s)\n", relative(now, res.ExpiresAt), res.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	explainBinding(w, ar)
+	return nil
+}
+
+func nextTierName(p *accessv1alpha1.ApprovalPolicy, s accessv1alpha1.Sensitivity, after int) (string, bool) {
+	for i := after + 1; i < len(p.Spec.Approvers); i++ {
+		if policy.CanDecide(&p.Spec.Approvers[i], s) {
+			return p.Spec.Approvers[i].Name, true
+		}
+	}
+	return "", false
+}
+
+func explainDecisions(w io.Writer, decisions []accessv1alpha1.AccessDecision, verdicts map[string]policy.Verdict) {
+	if len(decisions) == 0 {
+		fmt.Fprintln(w, "Decisions:       none")
+		return
+	}
+	fmt.Fprintln(w, "Decisions:")
+	for _, d := range decisions {
+		reviewer := "-"
+		if d.Spec.Reviewer != nil {
+			reviewer = d.Spec.Reviewer.Username
+		}
+		v := verdicts[d.Name]
+		counted := "not counted"
+		if v.Counted {
+			counted = "counted"
+		}
+		fmt.Fprintf(w, "  %s: %s by %s: %s (%s): %s\n", d.Name, d.Spec.Decision, reviewer, counted, v.Reason, v.Message)
+	}
+}
+
+func explainBinding(w io.Writer, ar *accessv1alpha1.AccessRequest) {
+	if ar.Status.RoleBinding != "" {
+		fmt.Fprintf(w, "RoleBinding:     %s/%s\n", ar.Namespace, ar.Status.RoleBinding)
+	} else {
+		fmt.Fprintln(w, "RoleBinding:     none")
+	}
+}
+
+// readSnapshot is snapshot.Read for a plain client: it lists the namespace's
+// decisions and keeps the request's (a plain client has no field index).
+func readSnapshot(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest) (*snapshot.Snapshot, error) {
+	s := &snapshot.Snapshot{}
+	var policies accessv1alpha1.ApprovalPolicyList
+	if err := c.List(ctx, &policies); err != nil {
+		return nil, fmt.Errorf("listing ApprovalPolicies: %w", err)
+	}
+	s.Policies = policies.Items
+	var ns corev1.Namespace
+	if err := c.Get(ctx, client.ObjectKey{Name: ar.Namespace}, &ns); err != nil {
+		return nil, fmt.Errorf("reading namespace %s: %w", ar.Namespace, err)
+	}
+	s.NamespaceLabels = ns.Labels
+	var decisions accessv1alpha1.AccessDecisionList
+	if err := c.List(ctx, &decisions, client.InNamespace(ar.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing AccessDecisions: %w", err)
+	}
+	for _, d := range decisions.Items {
+		if d.Spec.Request == ar.Name {
+			s.Decisions = append(s.Decisions, d)
+		}
+	}
+	slices.SortStableFunc(s.Decisions, func(a, b accessv1alpha1.AccessDecision) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
+	})
+	exists, err := snapshot.RoleExists(ctx, c, ar)
+	if err != nil {
+		return nil, err
+	}
+	s.RoleExists = exists
+	return s, nil
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+)
+
+func TestExplainPendingShowsTierApproversAndVerdicts(t *testing.T) {
+	out, _, err := runCLI(t, cliClient(dev, nil), "explain", "edit-carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `AccessRequest:   payments/edit-carol
+Service account: payments/payments-api
+Role:            ClusterRole/edit for 1h0m0s
+Requester:       carol
+Created:         10m ago
+Ready:           False (PendingApproval): waiting for approval
+
+Policy:          payments
+Validation:      passed
+Sensitivity:     medium
+Outcome now:     Pending
+Deciding tier:   app-owners (needs 1 approval(s), 0 counted)
+Can approve:     User alice, Group payments-owners, Group security-oncall
+Decisions:
+  edit-carol-x1: Approve by mallory: not counted (NotEligible): mallory is not in the deciding tier or a later one; tier app-owners decides: ask one of User alice, Group payments-owners, Group security-oncall
+Escalates:       to tier security in 20m
+Times out:       in 2d23h
+RoleBinding:     none
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func TestExplainEscalatedAndGranted(t *testing.T) {
+	out, _, err := runCLI(t, cliClient(dev, nil), "explain", "edit-bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"Deciding tier:   security (needs 1 approval(s), 0 counted), escalated\n",
+		"Can approve:     Group security-oncall\n",
+		"Times out:       in 2d22h\n",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("edit-bob: missing %q in\n%s", w, out)
+		}
+	}
+
+	out, _, err = runCLI(t, cliClient(dev, nil), "explain", "view-erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"Ready:           True (Granted): granted\n",
+		"Deciding tier:   none: ClusterRole/view is auto-approved by ApprovalPolicy \"payments\"\n",
+		"  Approve ApprovalPolicy/payments (tier -) at 2026-05-01T11:40:00Z: entitlement is auto-approved\n",
+		"Expires:         in 40m (2026-05-01T12:40:00Z)\n",
+		"RoleBinding:     payments/rolegate-view-erin\n",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("view-erin: missing %q in\n%s", w, out)
+		}
+	}
+}
+
+func TestExplainCountedApproval(t *testing.T) {
+	c := cliClient(dev, nil, decision("edit-carol-ok", "edit-carol", "bob", accessv1alpha1.DecisionApprove, 2*time.Minute, "payments-owners"))
+	out, _, err := runCLI(t, c, "explain", "edit-carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"Outcome now:     Grant\n",
+		"  Approve bob (tier app-owners) at 2026-05-01T11:58:00Z\n",
+		"  edit-carol-ok: Approve by bob: counted (Counted): approval counted for tier app-owners\n",
+		"Expires:         in 1h (2026-05-01T13:00:00Z)\n",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("missing %q in\n%s", w, out)
+		}
+	}
+}
+
+func TestExplainListsEveryFailedCheck(t *testing.T) {
+	bad := cliRequest("bad", "frank", "edit", accessv1alpha1.RoleKindClusterRole, time.Minute)
+	bad.Spec.Tags = map[string]string{"type": "forever"}
+	bad.Spec.Duration.Duration = 5 * time.Hour
+	bad.Status.Conditions = nil
+	out, _, err := runCLI(t, cliClient(dev, nil, bad), "explain", "bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Ready:           unknown (the controller has not reported on this request yet)\n\n" +
+		"Policy:          payments\n" +
+		"Validation:      failed\n" +
+		"  spec.duration: 5h0m0s exceeds the maxDuration 2h0m0s of ClusterRole/edit in ApprovalPolicy \"payments\"; ask for 2h0m0s or less (DurationTooLong)\n" +
+		"  spec.tags.ticket: required by ApprovalPolicy \"payments\"; set any non-empty value (MissingTag)\n" +
+		"  spec.tags.type: \"forever\" is not allowed by ApprovalPolicy \"payments\"; allowed: temporary, break-glass (TagValueNotAllowed)\n" +
+		"Decisions:       none\n" +
+		"RoleBinding:     none\n"
+	if !strings.HasSuffix(out, want) {
+		t.Errorf("got:\n%s\nwant it to end with:\n%s", out, want)
+	}
+}
+
+func TestExplainUnknownRequest(t *testing.T) {
+	_, _, err := runCLI(t, cliClient(dev, nil), "explain", "nope")
+	if !apierrors.IsNotFound(err) || !strings.Contains(err.Error(), `"nope" not found`) {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
+	"rolegate.dev/rolegate/internal/snapshot"
+)
+
+type requestOptions struct {
+	role     string
+	duration time.Duration
+	reason   string
+	tags     []string
+	policy   string
+	name     string
+	dryRun   bool
+}
+
+func newRequestCmd(f clientFactory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := requestOptions{}
+	cmd := &cobra.Command{
+		Use:   "request SERVICEACCOUNT --role Role/NAME|ClusterRole/NAME --for DURATION --reason TEXT [--tag KEY=VALUE ...]",
+		Short: "Ask for time-bound access to a role for a service account",
+		Long: `Create an AccessRequest for a service account of the current namespace.
+
+Before creating anything the request is checked against the ApprovalPolicy
+that would govern it, with the same code the admission webhook runs. If the
+policy would refuse it, every problem is printed together with what the
+policy requires, and nothing is created. If you may not read ApprovalPolicies
+or the namespace, the check is skipped with a note and the server decides.`,
+		Example: `  # One hour of db-migrator for the payments-api service account
+  kubectl rolegate request payments-api --role Role/db-migrator --for 1h \
+    --reason "CHG-1234: schema migration" --tag type=temporary --tag sensitivity=high
+
+  # Check only: run the policy check and a server-side dry run
+  kubectl rolegate request payments-api --role ClusterRole/view --for 2h --reason debugging --dry-run`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), f, streams, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.role, "role", "", "the role to bind: Role/NAME (in the namespace) or ClusterRole/NAME")
+	fl.DurationVar(&o.duration, "for", 0, "how long the access should last, e.g. 30m or 2h")
+	fl.StringVar(&o.reason, "reason", "", "the justification: why the access is needed (for example a change ticket)")
+	fl.StringArrayVar(&o.tags, "tag", nil, "a tag KEY=VALUE; repeat for several")
+	fl.StringVar(&o.policy, "policy", "", "the ApprovalPolicy to request under, when several allow the role")
+	fl.StringVar(&o.name, "name", "", "the request's name; by default the server generates SERVICEACCOUNT-xxxxx")
+	fl.BoolVar(&o.dryRun, "dry-run", false, "check the request (client-side and with a server-side dry run) without creating it")
+	_ = cmd.MarkFlagRequired("role")
+	_ = cmd.MarkFlagRequired("for")
+	return cmd
+}
+
+// parseRole reads Role/NAME or ClusterRole/NAME (kinds case-insensitive).
+func parseRole(s string) (accessv1alpha1.RoleRef, error) {
+	kind, name, ok := strings.Cut(s, "/")
+	if ok && name != "" && !strings.Contains(name, "/") {
+		switch strings.ToLower(kind) {
+		case "role":
+			return accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindRole, Name: name}, nil
+		case "clusterrole":
+			return accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindClusterRole, Name: name}, nil
+		}
+	}
+	return accessv1alpha1.RoleRef{}, fmt.Errorf("--role must be Role/NAME or ClusterRole/NAME, got %q", s)
+}
+
+func parseTags(tags []string) (map[string]string, error) {
+	if len(tags) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(tags))
+	for _, t := range tags {
+		k, v, ok := strings.Cut(t, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("--tag must be KEY=VALUE, got %q", t)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("--tag %s is given twice", k)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (o *requestOptions) build(ns, sa string) (*accessv1alpha1.AccessRequest, error) {
+	ref, err := parseRole(o.role)
+	if err != nil {
+		return nil, err
+	}
+	if o.duration <= 0 {
+		return nil, fmt.Errorf("--for must be a positive duration, got %s", o.duration)
+	}
+	tags, err := parseTags(o.tags)
+	if err != nil {
+		return nil, err
+	}
+	ar := &accessv1alpha1.AccessRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: o.name},
+		Spec: accessv1alpha1.AccessRequestSpec{
+			ServiceAccount: accessv1alpha1.ServiceAccountReference{Name: sa},
+			RoleRef:        ref,
+			Duration:       metav1.Duration{Duration: o.duration},
+			Justification:  o.reason,
+			Tags:           tags,
+			Policy:         o.policy,
+		},
+	}
+	if o.name == "" {
+		ar.GenerateName = sa + "-"
+	}
+	return ar, nil
+}
+
+// errRefused is returned when the pre-check refuses the request; the
+// details are already printed.
+var errRefused = errors.New("the request would be refused; nothing was created")
+
+func (o *requestOptions) run(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams, sa string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ns, err := f.Namespace()
+	if err != nil {
+		return err
+	}
+	ar, err := o.build(ns, sa)
+	if err != nil {
+		return err
+	}
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+
+	chk, err := precheck(ctx, c, ar, streams)
+	if err != nil {
+		return err
+	}
+	if chk != nil && len(chk.violations) > 0 {
+		w := streams.ErrOut
+		fmt.Fprintln(w, "The request would be refused:")
+		for _, v := range chk.violations {
+			fmt.Fprintf(w, "  %s\n", v.Error())
+		}
+		for _, p := range chk.describe {
+			describePolicy(w, p)
+		}
+		return errRefused
+	}
+
+	var opts []client.CreateOption
+	suffix := ""
+	if o.dryRun {
+		opts = append(opts, client.DryRunAll)
+		suffix = " (server dry run)"
+	}
+	if err := c.Create(ctx, ar, opts...); err != nil {
+		return err
+	}
+	fmt.Fprintf(streams.Out, "%s/%s created%s\n", requestResource, ar.Name, suffix)
+	if chk != nil && chk.policy != nil {
+		fmt.Fprintln(streams.Out, decidedBy(chk.policy, ar))
+	}
+	return nil
+}
+
+// decidedBy says who will decide a request that passed validation.
+func decidedBy(p *accessv1alpha1.ApprovalPolicy, ar *accessv1alpha1.AccessRequest) string {
+	e := policy.FindEntitlement(p, ar.Spec.RoleRef)
+	if e == nil {
+		return ""
+	}
+	if e.AutoApprove {
+		return fmt.Sprintf("ApprovalPolicy %q auto-approves %s: no review needed", p.Name, e.RoleRef)
+	}
+	sens := policy.EffectiveSensitivity(ar, e)
+	i, ok := policy.DecidingTier(p, sens)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("ApprovalPolicy %q, sensitivity %s: tier %s decides; approvers: %s",
+		p.Name, sens, p.Spec.Approvers[i].Name, approversFrom(p, i))
+}
+
+type precheckResult struct {
+	policy     *accessv1alpha1.ApprovalPolicy
+	violations []policy.Violation
+	// describe are the policies whose requirements explain the violations.
+	describe []*accessv1alpha1.ApprovalPolicy
+}
+
+// precheck runs the admission webhook's policy checks client-side. It
+// returns nil (after a note) when the user may not read what they need.
+func precheck(
+	ctx context.Context, c client.Client, ar *accessv1alpha1.AccessRequest, streams genericiooptions.IOStreams,
+) (*precheckResult, error) {
+	skip := func(what string) (*precheckResult, error) {
+		fmt.Fprintf(streams.ErrOut, "Note: you may not read %s; skipping the client-side policy check (the server still checks)\n", what)
+		return nil, nil
+	}
+	var list accessv1alpha1.ApprovalPolicyList
+	if err := c.List(ctx, &list); err != nil {
+		if apierrors.IsForbidden(err) {
+			return skip("ApprovalPolicies")
+		}
+		return nil, fmt.Errorf("listing ApprovalPolicies: %w", err)
+	}
+	var namespace corev1.Namespace
+	if err := c.Get(ctx, client.ObjectKey{Name: ar.Namespace}, &namespace); err != nil {
+		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
+			return skip("namespace " + ar.Namespace)
+		}
+		return nil, fmt.Errorf("reading namespace %s: %w", ar.Namespace, err)
+	}
+
+	res := &precheckResult{}
+	p, v := policy.Select(list.Items, namespace.Labels, ar)
+	if v != nil {
+		res.violations = []policy.Violation{*v}
+		for i := range list.Items {
+			cand := &list.Items[i]
+			if (ar.Spec.Policy == "" || cand.Name == ar.Spec.Policy) && policy.Governs(cand, namespace.Labels) {
+				res.describe = append(res.describe, cand)
+			}
+		}
+		return res, nil
+	}
+	res.policy = p
+
+	// The server records the requester; validate with who we are now.
+	checked := ar.DeepCopy()
+	user, err := whoAmI(ctx, c)
+	skipRequester := err != nil
+	if skipRequester {
+		fmt.Fprintln(streams.ErrOut,
+			"Note: could not tell who you are (SelfSubjectReview not permitted); the requesters rule is left to the server")
+		user = accessv1alpha1.UserInfo{Username: "unknown"}
+	}
+	checked.Spec.Requester = &accessv1alpha1.Requester{UserInfo: user}
+	for _, v := range policy.Validate(p, checked) {
+		if skipRequester && strings.HasPrefix(v.Field, "spec.requester") {
+			continue
+		}
+		res.violations = append(res.violations, v)
+	}
+	if !skipRequester && policy.IsTrustedSubmitter(p, user.Username) {
+		res.violations = append(res.violations, policy.Violation{
+			Reason: accessv1alpha1.ReasonRequesterNotAllowed, Field: "metadata.annotations[" + accessv1alpha1.RequestedByAnnotation + "]",
+			Message: fmt.Sprintf("%s is a trusted submitter of ApprovalPolicy %q and must name the user the request is for; "+
+				"create it with kubectl apply and the annotation", user.Username, p.Name),
+		})
+	}
+	if exists, err := snapshot.RoleExists(ctx, c, ar); err == nil && !exists {
+		where := "in namespace " + ar.Namespace
+		if ar.Spec.RoleRef.Kind == accessv1alpha1.RoleKindClusterRole {
+			where = "in the cluster"
+		}
+		res.violations = append(res.violations, policy.Violation{
+			Reason: accessv1alpha1.ReasonRoleNotFound, Field: policy.FieldRoleRef,
+			Message: fmt.Sprintf("%s does not exist %s; ask its owner to create it, or request another role from the catalog",
+				ar.Spec.RoleRef, where),
+		})
+	}
+	if len(res.violations) > 0 {
+		res.describe = []*accessv1alpha1.ApprovalPolicy{p}
+	}
+	return res, nil
+}
