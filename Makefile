@@ -27,6 +27,10 @@ manifests: ## Generate the CRDs (config/crd/bases), the manager's RBAC (config/r
 	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./internal/...;./cmd/..." output:rbac:artifacts:config=config/rbac
 	$(CONTROLLER_GEN) webhook paths="./internal/webhook/..." output:webhook:artifacts:config=config/webhook
 
+.PHONY: docs
+docs: manifests ## Regenerate the API reference (docs/api.md) from the CRDs.
+	go run ./hack/gen-api-docs
+
 .PHONY: generate
 generate: ## Generate the DeepCopy, DeepCopyInto and DeepCopyObject methods of the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
@@ -70,6 +74,11 @@ test: manifests generate fmt vet envtest ## Run all tests (unit and envtest) wit
 	echo "go test ./... -count=1 -timeout 25m -coverprofile cover.out"; \
 	go test ./... -count=1 -timeout 25m -coverprofile cover.out
 
+BENCH_ARGS ?=
+.PHONY: bench
+bench: envtest ## Benchmark rolegate against the API server's own ceiling (BENCH_ARGS="-n 10000" for a larger run).
+	@$(envtest-assets); go run ./test/bench $(BENCH_ARGS)
+
 FUZZTIME ?= 10s
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s); the checked-in corpus also runs in make test.
@@ -81,7 +90,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s); the checked-in corpus 
 VERIFY_PATHS = api cmd config internal hack test go.mod go.sum
 
 .PHONY: verify
-verify: manifests generate fmt ## Regenerate, format and tidy, then fail if that changed anything in the working tree.
+verify: manifests generate docs fmt ## Regenerate, format and tidy, then fail if that changed anything in the working tree.
 	go mod tidy
 	@changed="$$(git status --porcelain --untracked-files=all -- $(VERIFY_PATHS))"; \
 	if [ -n "$$changed" ]; then \
