@@ -2,11 +2,11 @@ package v1alpha1
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
+	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -60,8 +60,7 @@ func (s DecisionStamper) Handle(_ context.Context, req admission.Request) admiss
 		return admission.Denied("spec.reviewer: is written by rolegate from the authenticated user; remove it from the manifest")
 	}
 	u := userInfo(req.UserInfo)
-	d.Spec.Reviewer = &u
-	return patchResponse(req, d)
+	return stamp("/spec/reviewer", &u)
 }
 
 // Handle validates creates and updates.
@@ -159,10 +158,9 @@ func denyDecision(reason, msg string) admission.Response {
 	return admission.Denied(fmt.Sprintf("%s: %s (%s)", field, msg, reason))
 }
 
-func patchResponse(req admission.Request, obj any) admission.Response {
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+// stamp adds one field and touches nothing else: re-encoding the whole
+// object would normalise what the user wrote (1h becomes 1h0m0s), and the
+// next apply of the same manifest would then look like a spec change.
+func stamp(path string, value any) admission.Response {
+	return admission.Patched("", jsonpatch.NewOperation("add", path, value))
 }

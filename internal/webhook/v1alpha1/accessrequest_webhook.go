@@ -70,8 +70,7 @@ func (s Stamper) Handle(ctx context.Context, req admission.Request) admission.Re
 	if denial != "" {
 		return admission.Denied(denial)
 	}
-	ar.Spec.Requester = requester
-	return patchResponse(req, ar)
+	return stamp("/spec/requester", requester)
 }
 
 // Handle validates creates and updates.

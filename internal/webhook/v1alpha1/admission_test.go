@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
@@ -312,5 +313,31 @@ func TestWebhookUnreachableRefusesCreation(t *testing.T) {
 	_, err = tm.decide(t, "anything", accessv1alpha1.DecisionApprove, "carol", security...)
 	if err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
 		t.Errorf("decision while down: %v, want refused", err)
+	}
+}
+
+func TestReapplyingTheSameManifestIsNotASpecChange(t *testing.T) {
+	tm := newTeam(t, func(p *accessv1alpha1.ApprovalPolicy) { p.Spec.Requesters = nil })
+	// Written as a person writes it: "1h", not Go's "1h0m0s".
+	manifest := func() *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": accessv1alpha1.GroupVersion.String(), "kind": "AccessRequest",
+			"metadata": map[string]any{"name": "gitops-reapply", "namespace": tm.ns},
+			"spec": map[string]any{
+				"serviceAccount": map[string]any{"name": "ledger-migrator"},
+				"roleRef":        map[string]any{"kind": "Role", "name": "db-migrator"},
+				"duration":       "1h", "justification": "Run schema migration for CHG-1234",
+				"tags": map[string]any{"type": "temporary", "sensitivity": "high", "owner": "team-ledger"},
+			},
+		}}
+		return u
+	}
+	utils.Must(t, admin.Patch(t.Context(), manifest(), client.Apply, client.FieldOwner("gitops"), client.ForceOwnership))
+	if got := tm.get(t, "gitops-reapply"); got.Spec.Requester == nil || got.Spec.Duration.Duration != time.Hour {
+		t.Fatalf("spec = %+v, want a stamped requester and 1h", got.Spec)
+	}
+	// A GitOps tool applies the unchanged manifest again, and again.
+	for range 2 {
+		utils.Must(t, admin.Patch(t.Context(), manifest(), client.Apply, client.FieldOwner("gitops"), client.ForceOwnership))
 	}
 }
