@@ -16,7 +16,7 @@ const (
 	// ConditionReady summarises the request; its reason is the lifecycle state.
 	ConditionReady = "Ready"
 	// ConditionStalled is True when the request cannot make progress without
-	// a change by a person (denied, timed out, invalid): kstatus and Flux
+	// a change by a person (denied, timed out, invalid, binding conflict): kstatus and Flux
 	// report it as Failed rather than in progress.
 	ConditionStalled = "Stalled"
 )

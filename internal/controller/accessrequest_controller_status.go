@@ -347,7 +347,15 @@ func (r *AccessRequestReconciler) measure(reason string, before, after *accessv1
 	case "TimedOut":
 		m.Outcome(p, metrics.OutcomeTimedOut)
 	case "Escalated":
-		m.Escalated(p, before.Status.Tier, after.Status.Tier)
+		from := before.Status.Tier
+		if from == "" && w.eval.Policy != nil {
+			// First seen already escalated (e.g. after a restart): the hand-over
+			// started at the first deciding tier.
+			if i, ok := policy.DecidingTier(w.eval.Policy, w.eval.Sensitivity); ok {
+				from = w.eval.Policy.Spec.Approvers[i].Name
+			}
+		}
+		m.Escalated(p, from, after.Status.Tier)
 	case "Granted":
 		m.Granted(p, after.Status.GrantedAt.Sub(created))
 		m.Outcome(p, metrics.OutcomeGranted)
