@@ -1,13 +1,11 @@
 package controller_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +14,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -29,32 +26,16 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/app"
+	"rolegate.dev/rolegate/test/utils"
 )
 
 var (
 	cfg *rest.Config
 	k8s client.Client // reads straight from the API server
 	// auditLog collects the audit lines of every manager the suite starts.
-	auditLog = &syncBuffer{}
+	auditLog = &utils.SyncBuffer{}
 	manager  *runningManager
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestMain(m *testing.M) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
@@ -119,34 +100,13 @@ func (m *runningManager) stop() {
 	<-m.done
 }
 
-// eventually polls until check returns nil, failing the test with the last
-// error after timeout.
-func eventually(t *testing.T, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// consistently fails the test if check returns an error at any poll during d.
-func consistently(t *testing.T, d time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if err := check(); err != nil {
-			t.Fatalf("condition broken: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// Shared polling and assertion helpers.
+var (
+	eventually   = utils.Eventually
+	consistently = utils.Consistently
+	must         = utils.Must
+	notFound     = utils.NotFound
+)
 
 const waitLong = 20 * time.Second
 
@@ -333,23 +293,6 @@ func condition(t *testing.T, r *accessv1alpha1.AccessRequest, typ string) metav1
 		t.Errorf("condition %s observedGeneration = %d, want %d", typ, c.ObservedGeneration, r.Generation)
 	}
 	return *c
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func notFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err == nil {
-		return fmt.Errorf("still exists")
-	}
-	return err
 }
 
 var (

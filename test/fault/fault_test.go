@@ -6,7 +6,6 @@
 package fault_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -72,28 +71,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects one manager's audit lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type manager struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	audit  *syncBuffer
+	audit  *utils.SyncBuffer
 }
 
 type options struct {
@@ -104,7 +85,7 @@ type options struct {
 
 func start(t *testing.T, o options) *manager {
 	t.Helper()
-	audit := &syncBuffer{}
+	audit := &utils.SyncBuffer{}
 	ao := app.Options{
 		AuditLog: audit, SkipNameValidation: true, MetricsRegistry: prometheus.NewRegistry(),
 		MaxConcurrentReconciles: 4, RecheckInterval: time.Second, Clock: o.clock, Interceptor: o.interceptor,
@@ -214,7 +195,7 @@ var (
 	atLeastOnce = auditExpectation{atLeastOnce: true}
 )
 
-func (w *world) verify(t *testing.T, kinds map[string]kind, a auditExpectation, audits ...*syncBuffer) {
+func (w *world) verify(t *testing.T, kinds map[string]kind, a auditExpectation, audits ...*utils.SyncBuffer) {
 	t.Helper()
 	utils.Eventually(t, 90*time.Second, func() error {
 		for name, k := range kinds {
@@ -288,7 +269,7 @@ func mix(n int) map[string]kind {
 func TestRestartsAtRandomPointsLoseAndLeakNothing(t *testing.T) {
 	w := newWorld(t)
 	m := start(t, options{})
-	audits := []*syncBuffer{m.audit}
+	audits := []*utils.SyncBuffer{m.audit}
 	kinds := mix(120)
 	done := make(chan struct{})
 	go func() {
