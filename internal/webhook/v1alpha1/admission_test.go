@@ -332,12 +332,12 @@ func TestReapplyingTheSameManifestIsNotASpecChange(t *testing.T) {
 		}}
 		return u
 	}
-	utils.Must(t, admin.Patch(t.Context(), manifest(), client.Apply, client.FieldOwner("gitops"), client.ForceOwnership))
+	utils.Must(t, admin.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(manifest()), client.FieldOwner("gitops"), client.ForceOwnership))
 	if got := tm.get(t, "gitops-reapply"); got.Spec.Requester == nil || got.Spec.Duration.Duration != time.Hour {
 		t.Fatalf("spec = %+v, want a stamped requester and 1h", got.Spec)
 	}
 	// A GitOps tool applies the unchanged manifest again, and again.
 	for range 2 {
-		utils.Must(t, admin.Patch(t.Context(), manifest(), client.Apply, client.FieldOwner("gitops"), client.ForceOwnership))
+		utils.Must(t, admin.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(manifest()), client.FieldOwner("gitops"), client.ForceOwnership))
 	}
 }
