@@ -118,7 +118,7 @@ func loadChart(t testing.TB) *chart.Chart {
 	return ch
 }
 
-type objects []*unstructured.Unstructured
+type objects = utils.Objects
 
 // rendering is one `helm template`: the objects, the raw output per
 // template, and the values the templates saw (defaults coalesced).
@@ -221,64 +221,19 @@ func parseDocuments(text string) (objects, error) {
 	}
 }
 
-func (o objects) ofKind(kind string) objects {
-	var out objects
-	for _, u := range o {
-		if u.GetKind() == kind {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-func (o objects) find(kind, namespace, name string) *unstructured.Unstructured {
-	for _, u := range o {
-		if u.GetKind() == kind && u.GetNamespace() == namespace && u.GetName() == name {
-			return u
-		}
-	}
-	return nil
-}
-
-func (o objects) ids() []string {
-	var out []string
-	for _, u := range o {
-		out = append(out, id(u))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func id(u *unstructured.Unstructured) string {
-	if u.GetNamespace() == "" {
-		return u.GetKind() + " " + u.GetName()
-	}
-	return u.GetKind() + " " + u.GetNamespace() + "/" + u.GetName()
-}
-
-// one returns the only object of the kind, failing the test otherwise.
-func (o objects) one(t testing.TB, kind string) *unstructured.Unstructured {
-	t.Helper()
-	all := o.ofKind(kind)
-	if len(all) != 1 {
-		t.Fatalf("want exactly one %s, got %v", kind, all.ids())
-	}
-	return all[0]
-}
-
 // convert turns u into T, failing on fields T does not have.
 func convert[T any](t testing.TB, u *unstructured.Unstructured) *T {
 	t.Helper()
 	v := new(T)
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, v, true); err != nil {
-		t.Fatalf("%s: %v", id(u), err)
+		t.Fatalf("%s: %v", utils.ObjectID(u), err)
 	}
 	return v
 }
 
 func (r *rendering) deployment(t testing.TB) *appsv1.Deployment {
 	t.Helper()
-	return convert[appsv1.Deployment](t, r.objs.one(t, "Deployment"))
+	return convert[appsv1.Deployment](t, r.objs.One(t, "Deployment"))
 }
 
 func (r *rendering) boolValue(t testing.TB, path string) bool {
@@ -374,8 +329,8 @@ func variants() []variant {
 				if _, ok := managerArgs(t, r.deployment(t))["leader-elect"]; ok {
 					t.Errorf("--leader-elect with leaderElection.enabled=false and 1 replica")
 				}
-				if roles := r.objs.ofKind("Role"); slices.ContainsFunc(roles, grantsLeases) {
-					t.Errorf("a Role grants leases without leader election: %v", roles.ids())
+				if roles := r.objs.OfKind("Role"); slices.ContainsFunc(roles, grantsLeases) {
+					t.Errorf("a Role grants leases without leader election: %v", roles.IDs())
 				}
 			},
 		},
@@ -403,7 +358,7 @@ func variants() []variant {
 			}},
 			skipInDryRunFor: []string{"monitoring.coreos.com"},
 			check: func(t *testing.T, r *rendering) {
-				sm := r.objs.one(t, "ServiceMonitor")
+				sm := r.objs.One(t, "ServiceMonitor")
 				if sm.GetLabels()["release"] != "kube-prometheus-stack" {
 					t.Errorf("ServiceMonitor labels %v lack monitoring.serviceMonitor.labels", sm.GetLabels())
 				}
@@ -417,7 +372,7 @@ func variants() []variant {
 			},
 			skipInDryRunFor: []string{"monitoring.coreos.com"},
 			check: func(t *testing.T, r *rendering) {
-				if r.objs.find("ClusterRole", "", "rolegate-metrics-auth-role") != nil {
+				if r.objs.Find("ClusterRole", "", "rolegate-metrics-auth-role") != nil {
 					t.Errorf("the metrics auth role is rendered though metrics are served over plain HTTP")
 				}
 			},
@@ -429,7 +384,7 @@ func variants() []variant {
 				if got := managerArgs(t, r.deployment(t))["metrics-bind-address"]; got != "0" {
 					t.Errorf("--metrics-bind-address=%s with metrics off, want 0", got)
 				}
-				if r.objs.find("Service", r.namespace, "rolegate-controller-manager-metrics-service") != nil {
+				if r.objs.Find("Service", r.namespace, "rolegate-controller-manager-metrics-service") != nil {
 					t.Errorf("the metrics Service is rendered with metrics off")
 				}
 			},
@@ -559,25 +514,25 @@ func checkObjects(t *testing.T, r *rendering) {
 	for _, u := range r.objs {
 		namespaced, known := namespacedKinds[u.GetKind()]
 		if !known {
-			t.Errorf("%s: kind not expected from this chart", id(u))
+			t.Errorf("%s: kind not expected from this chart", utils.ObjectID(u))
 			continue
 		}
-		if seen[id(u)] {
-			t.Errorf("%s rendered twice", id(u))
+		if seen[utils.ObjectID(u)] {
+			t.Errorf("%s rendered twice", utils.ObjectID(u))
 		}
-		seen[id(u)] = true
+		seen[utils.ObjectID(u)] = true
 		switch {
 		case namespaced && u.GetNamespace() != r.namespace:
-			t.Errorf("%s: namespace %q, want the release namespace %q", id(u), u.GetNamespace(), r.namespace)
+			t.Errorf("%s: namespace %q, want the release namespace %q", utils.ObjectID(u), u.GetNamespace(), r.namespace)
 		case !namespaced && u.GetNamespace() != "":
-			t.Errorf("%s: cluster-scoped but has namespace %q", id(u), u.GetNamespace())
+			t.Errorf("%s: cluster-scoped but has namespace %q", utils.ObjectID(u), u.GetNamespace())
 		}
 		if errs := validation.IsDNS1123Subdomain(u.GetName()); len(errs) > 0 {
-			t.Errorf("%s: invalid name: %v", id(u), errs)
+			t.Errorf("%s: invalid name: %v", utils.ObjectID(u), errs)
 		}
 		if u.GetKind() == "Service" {
 			if errs := validation.IsDNS1035Label(u.GetName()); len(errs) > 0 {
-				t.Errorf("%s: invalid Service name: %v", id(u), errs)
+				t.Errorf("%s: invalid Service name: %v", utils.ObjectID(u), errs)
 			}
 		}
 		l := u.GetLabels()
@@ -590,7 +545,7 @@ func checkObjects(t *testing.T, r *rendering) {
 		}
 		for k, v := range want {
 			if l[k] != v {
-				t.Errorf("%s: label %s=%q, want %q", id(u), k, l[k], v)
+				t.Errorf("%s: label %s=%q, want %q", utils.ObjectID(u), k, l[k], v)
 			}
 		}
 		if conv := builtin[u.GetKind()]; conv != nil {
@@ -607,8 +562,8 @@ func checkWorkload(t *testing.T, r *rendering) {
 	a := managerArgs(t, d)
 	c := managerContainer(t, d)
 
-	if r.objs.find("ServiceAccount", r.namespace, spec.ServiceAccountName) == nil {
-		t.Errorf("serviceAccountName %q is not a rendered ServiceAccount (%v)", spec.ServiceAccountName, r.objs.ofKind("ServiceAccount").ids())
+	if r.objs.Find("ServiceAccount", r.namespace, spec.ServiceAccountName) == nil {
+		t.Errorf("serviceAccountName %q is not a rendered ServiceAccount (%v)", spec.ServiceAccountName, r.objs.OfKind("ServiceAccount").IDs())
 	}
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
@@ -652,7 +607,7 @@ func checkWorkload(t *testing.T, r *rendering) {
 	}
 
 	metricsOn := r.boolValue(t, "metrics.enabled")
-	metricsSvc := r.objs.find("Service", r.namespace, fullname(r)+"-controller-manager-metrics-service")
+	metricsSvc := r.objs.Find("Service", r.namespace, fullname(r)+"-controller-manager-metrics-service")
 	if !metricsOn {
 		if a["metrics-bind-address"] != "0" || metricsSvc != nil {
 			t.Errorf("metrics off but --metrics-bind-address=%s, Service %v", a["metrics-bind-address"], metricsSvc != nil)
@@ -660,7 +615,7 @@ func checkWorkload(t *testing.T, r *rendering) {
 		return
 	}
 	if metricsSvc == nil {
-		t.Fatalf("no metrics Service %s-controller-manager-metrics-service among %v", fullname(r), r.objs.ofKind("Service").ids())
+		t.Fatalf("no metrics Service %s-controller-manager-metrics-service among %v", fullname(r), r.objs.OfKind("Service").IDs())
 	}
 	if want := ":" + strconv.Itoa(int(ports["metrics"])); ports["metrics"] == 0 || a["metrics-bind-address"] != want {
 		t.Errorf("--metrics-bind-address=%s, container port metrics=%d", a["metrics-bind-address"], ports["metrics"])
@@ -717,7 +672,7 @@ func checkServiceTargets(t *testing.T, svc *corev1.Service, d *appsv1.Deployment
 // fullname is the prefix of the release's names: its Deployment is
 // <fullname>-controller-manager.
 func fullname(r *rendering) string {
-	if d := r.objs.ofKind("Deployment"); len(d) > 0 {
+	if d := r.objs.OfKind("Deployment"); len(d) > 0 {
 		return strings.TrimSuffix(d[0].GetName(), "-controller-manager")
 	}
 	return ""
@@ -758,11 +713,11 @@ func checkWebhooksOff(t *testing.T, r *rendering, d *appsv1.Deployment, a args) 
 		t.Errorf("webhooks off but no --enable-webhooks=false")
 	}
 	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Secret", "Certificate", "Issuer"} {
-		if objs := r.objs.ofKind(kind); len(objs) > 0 {
-			t.Errorf("webhooks off but rendered %v", objs.ids())
+		if objs := r.objs.OfKind(kind); len(objs) > 0 {
+			t.Errorf("webhooks off but rendered %v", objs.IDs())
 		}
 	}
-	if r.objs.find("Service", r.namespace, fullname(r)+"-webhook-service") != nil {
+	if r.objs.Find("Service", r.namespace, fullname(r)+"-webhook-service") != nil {
 		t.Errorf("webhooks off but the webhook Service is rendered")
 	}
 	if slices.ContainsFunc(d.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Secret != nil }) {
@@ -774,9 +729,9 @@ func checkWebhooksOff(t *testing.T, r *rendering, d *appsv1.Deployment, a args) 
 // --namespace that reaches the manager's --webhook-port.
 func checkWebhookService(t *testing.T, r *rendering, d *appsv1.Deployment, a args) *corev1.Service {
 	t.Helper()
-	svcObj := r.objs.find("Service", a["namespace"], a["webhook-service-name"])
+	svcObj := r.objs.Find("Service", a["namespace"], a["webhook-service-name"])
 	if svcObj == nil {
-		t.Fatalf("--webhook-service-name=%s is not a rendered Service in %s (%v)", a["webhook-service-name"], a["namespace"], r.objs.ofKind("Service").ids())
+		t.Fatalf("--webhook-service-name=%s is not a rendered Service in %s (%v)", a["webhook-service-name"], a["namespace"], r.objs.OfKind("Service").IDs())
 	}
 	svc := convert[corev1.Service](t, svcObj)
 	checkServiceTargets(t, svc, d, "webhook-server")
@@ -795,13 +750,13 @@ func checkWebhookService(t *testing.T, r *rendering, d *appsv1.Deployment, a arg
 // checkWebhookConfigurations: the configurations are the ones the manager
 // keeps the caBundle of, and every webhook calls the rendered Service.
 func checkWebhookConfigurations(t *testing.T, r *rendering, a args, svc *corev1.Service) {
-	mutating := r.objs.ofKind("MutatingWebhookConfiguration")
-	validating := r.objs.ofKind("ValidatingWebhookConfiguration")
+	mutating := r.objs.OfKind("MutatingWebhookConfiguration")
+	validating := r.objs.OfKind("ValidatingWebhookConfiguration")
 	if len(mutating) != 1 || mutating[0].GetName() != a["mutating-webhook-configuration"] {
-		t.Errorf("--mutating-webhook-configuration=%s, rendered %v", a["mutating-webhook-configuration"], mutating.ids())
+		t.Errorf("--mutating-webhook-configuration=%s, rendered %v", a["mutating-webhook-configuration"], mutating.IDs())
 	}
 	if len(validating) != 1 || validating[0].GetName() != a["validating-webhook-configuration"] {
-		t.Errorf("--validating-webhook-configuration=%s, rendered %v", a["validating-webhook-configuration"], validating.ids())
+		t.Errorf("--validating-webhook-configuration=%s, rendered %v", a["validating-webhook-configuration"], validating.IDs())
 	}
 	var refs []admissionregistrationv1.WebhookClientConfig
 	for _, u := range mutating {
@@ -858,7 +813,7 @@ func checkCertificateMount(t *testing.T, d *appsv1.Deployment, a args) {
 }
 
 func webhookConfigurations(r *rendering) objects {
-	return slices.Concat(r.objs.ofKind("MutatingWebhookConfiguration"), r.objs.ofKind("ValidatingWebhookConfiguration"))
+	return slices.Concat(r.objs.OfKind("MutatingWebhookConfiguration"), r.objs.OfKind("ValidatingWebhookConfiguration"))
 }
 
 // checkRotation: the manager rotates the certificate into an empty Secret
@@ -867,19 +822,19 @@ func checkRotation(t *testing.T, r *rendering, a args) {
 	if a["webhook-cert-rotation"] != "true" {
 		t.Errorf("rotate mode with --webhook-cert-rotation=%s", a["webhook-cert-rotation"])
 	}
-	sec := r.objs.find("Secret", a["namespace"], a["webhook-secret-name"])
+	sec := r.objs.Find("Secret", a["namespace"], a["webhook-secret-name"])
 	if sec == nil {
 		t.Fatalf("rotate mode but no Secret %s/%s: cert-controller only updates an existing Secret", a["namespace"], a["webhook-secret-name"])
 	}
 	if data, _, _ := unstructured.NestedMap(sec.Object, "data"); len(data) > 0 || sec.Object["stringData"] != nil {
 		t.Errorf("the webhook Secret has data; an upgrade would overwrite the rotated certificate")
 	}
-	if cm := slices.Concat(r.objs.ofKind("Issuer"), r.objs.ofKind("Certificate")); len(cm) > 0 {
-		t.Errorf("rotate mode renders cert-manager objects %v", cm.ids())
+	if cm := slices.Concat(r.objs.OfKind("Issuer"), r.objs.OfKind("Certificate")); len(cm) > 0 {
+		t.Errorf("rotate mode renders cert-manager objects %v", cm.IDs())
 	}
 	for _, u := range webhookConfigurations(r) {
 		if u.GetAnnotations()[injectCAFrom] != "" {
-			t.Errorf("%s has %s in rotate mode", id(u), injectCAFrom)
+			t.Errorf("%s has %s in rotate mode", utils.ObjectID(u), injectCAFrom)
 		}
 	}
 	if !slices.ContainsFunc(boundRoles(t, r, "Role"), func(rules []rbacv1.PolicyRule) bool {
@@ -899,10 +854,10 @@ func checkCertManager(t *testing.T, r *rendering, a args, svc *corev1.Service) {
 	if a["webhook-cert-rotation"] != "false" {
 		t.Errorf("cert-manager mode with --webhook-cert-rotation=%s", a["webhook-cert-rotation"])
 	}
-	if r.objs.find("Secret", ns, secretName) != nil {
+	if r.objs.Find("Secret", ns, secretName) != nil {
 		t.Errorf("cert-manager mode renders the Secret %s, which cert-manager creates", secretName)
 	}
-	cert, issuer := r.objs.one(t, "Certificate"), r.objs.one(t, "Issuer")
+	cert, issuer := r.objs.One(t, "Certificate"), r.objs.One(t, "Issuer")
 	if got, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName"); got != secretName {
 		t.Errorf("Certificate writes Secret %s, the pod mounts %s", got, secretName)
 	}
@@ -919,7 +874,7 @@ func checkCertManager(t *testing.T, r *rendering, a args, svc *corev1.Service) {
 	}
 	for _, u := range webhookConfigurations(r) {
 		if got, want := u.GetAnnotations()[injectCAFrom], cert.GetNamespace()+"/"+cert.GetName(); got != want {
-			t.Errorf("%s: %s=%q, want %q", id(u), injectCAFrom, got, want)
+			t.Errorf("%s: %s=%q, want %q", utils.ObjectID(u), injectCAFrom, got, want)
 		}
 	}
 }
@@ -943,9 +898,9 @@ func boundRoles(t testing.TB, r *rendering, kind string) [][]rbacv1.PolicyRule {
 		}
 		var role *unstructured.Unstructured
 		if kind == "Role" {
-			role = r.objs.find("Role", ns, ref.Name)
+			role = r.objs.Find("Role", ns, ref.Name)
 		} else {
-			role = r.objs.find("ClusterRole", "", ref.Name)
+			role = r.objs.Find("ClusterRole", "", ref.Name)
 		}
 		if role == nil {
 			t.Errorf("%s refers to %s %s, which the chart does not render", where, kind, ref.Name)
@@ -957,13 +912,13 @@ func boundRoles(t testing.TB, r *rendering, kind string) [][]rbacv1.PolicyRule {
 			out = append(out, convert[rbacv1.ClusterRole](t, role).Rules)
 		}
 	}
-	for _, u := range r.objs.ofKind("RoleBinding") {
+	for _, u := range r.objs.OfKind("RoleBinding") {
 		b := convert[rbacv1.RoleBinding](t, u)
-		check(id(u), b.RoleRef, b.Subjects, b.Namespace)
+		check(utils.ObjectID(u), b.RoleRef, b.Subjects, b.Namespace)
 	}
-	for _, u := range r.objs.ofKind("ClusterRoleBinding") {
+	for _, u := range r.objs.OfKind("ClusterRoleBinding") {
 		b := convert[rbacv1.ClusterRoleBinding](t, u)
-		check(id(u), b.RoleRef, b.Subjects, "")
+		check(utils.ObjectID(u), b.RoleRef, b.Subjects, "")
 	}
 	return out
 }
@@ -979,23 +934,23 @@ func checkRBAC(t *testing.T, r *rendering) {
 			}
 		}
 	}
-	for _, u := range r.objs.ofKind("RoleBinding") {
+	for _, u := range r.objs.OfKind("RoleBinding") {
 		b := convert[rbacv1.RoleBinding](t, u)
-		checkSubjects(id(u), b.Subjects)
-		if b.RoleRef.Kind != "Role" || r.objs.find("Role", b.Namespace, b.RoleRef.Name) == nil {
-			t.Errorf("%s refers to %s %s, not a rendered Role", id(u), b.RoleRef.Kind, b.RoleRef.Name)
+		checkSubjects(utils.ObjectID(u), b.Subjects)
+		if b.RoleRef.Kind != "Role" || r.objs.Find("Role", b.Namespace, b.RoleRef.Name) == nil {
+			t.Errorf("%s refers to %s %s, not a rendered Role", utils.ObjectID(u), b.RoleRef.Kind, b.RoleRef.Name)
 		}
 	}
-	for _, u := range r.objs.ofKind("ClusterRoleBinding") {
+	for _, u := range r.objs.OfKind("ClusterRoleBinding") {
 		b := convert[rbacv1.ClusterRoleBinding](t, u)
-		checkSubjects(id(u), b.Subjects)
-		if b.RoleRef.Kind != "ClusterRole" || r.objs.find("ClusterRole", "", b.RoleRef.Name) == nil {
-			t.Errorf("%s refers to %s %s, not a rendered ClusterRole", id(u), b.RoleRef.Kind, b.RoleRef.Name)
+		checkSubjects(utils.ObjectID(u), b.Subjects)
+		if b.RoleRef.Kind != "ClusterRole" || r.objs.Find("ClusterRole", "", b.RoleRef.Name) == nil {
+			t.Errorf("%s refers to %s %s, not a rendered ClusterRole", utils.ObjectID(u), b.RoleRef.Kind, b.RoleRef.Name)
 		}
 	}
 	var all []*unstructured.Unstructured
-	all = append(all, r.objs.ofKind("Role")...)
-	all = append(all, r.objs.ofKind("ClusterRole")...)
+	all = append(all, r.objs.OfKind("Role")...)
+	all = append(all, r.objs.OfKind("ClusterRole")...)
 	for _, u := range all {
 		rules, _, _ := unstructured.NestedSlice(u.Object, "rules")
 		for _, raw := range rules {
@@ -1003,15 +958,15 @@ func checkRBAC(t *testing.T, r *rendering) {
 			for _, field := range []string{"apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs"} {
 				vals, _, _ := unstructured.NestedStringSlice(rule, field)
 				if slices.Contains(vals, "*") {
-					t.Errorf("%s: '*' in %s of %v", id(u), field, rule)
+					t.Errorf("%s: '*' in %s of %v", utils.ObjectID(u), field, rule)
 				}
 				if field == "verbs" && slices.Contains(vals, "escalate") {
-					t.Errorf("%s: escalate in %v", id(u), rule)
+					t.Errorf("%s: escalate in %v", utils.ObjectID(u), rule)
 				}
 			}
 		}
 	}
-	manager := r.objs.find("ClusterRole", "", fullname(r)+"-manager-role")
+	manager := r.objs.Find("ClusterRole", "", fullname(r)+"-manager-role")
 	if manager == nil {
 		t.Fatalf("no ClusterRole %s-manager-role", fullname(r))
 	}
@@ -1051,7 +1006,7 @@ func hasRule(rules []rbacv1.PolicyRule, group string, resources []string, verb s
 // is limited to exactly the listed names, one rule per resource.
 func checkBindOnlyOn(t *testing.T, r *rendering, clusterRoles, roles []string) {
 	t.Helper()
-	manager := convert[rbacv1.ClusterRole](t, r.objs.find("ClusterRole", "", fullname(r)+"-manager-role"))
+	manager := convert[rbacv1.ClusterRole](t, r.objs.Find("ClusterRole", "", fullname(r)+"-manager-role"))
 	got := map[string][]string{}
 	for _, p := range manager.Rules {
 		if !slices.Contains(p.Verbs, "bind") {
@@ -1087,17 +1042,17 @@ func checkBindOnlyOn(t *testing.T, r *rendering, clusterRoles, roles []string) {
 // checkHardening: the policies name the release's ServiceAccount as the
 // operator, and each binding names a rendered policy.
 func checkHardening(t *testing.T, r *rendering) {
-	vaps, bindings := r.objs.ofKind("ValidatingAdmissionPolicy"), r.objs.ofKind("ValidatingAdmissionPolicyBinding")
+	vaps, bindings := r.objs.OfKind("ValidatingAdmissionPolicy"), r.objs.OfKind("ValidatingAdmissionPolicyBinding")
 	if !r.boolValue(t, "hardening.enabled") {
 		if len(vaps)+len(bindings) > 0 {
-			t.Errorf("hardening off but rendered %v %v", vaps.ids(), bindings.ids())
+			t.Errorf("hardening off but rendered %v %v", vaps.IDs(), bindings.IDs())
 		}
 		return
 	}
 	if len(vaps) != 2 || len(bindings) != 2 {
-		t.Fatalf("want 2 policies and 2 bindings, got %v %v", vaps.ids(), bindings.ids())
+		t.Fatalf("want 2 policies and 2 bindings, got %v %v", vaps.IDs(), bindings.IDs())
 	}
-	sa := r.objs.one(t, "ServiceAccount")
+	sa := r.objs.One(t, "ServiceAccount")
 	user := fmt.Sprintf("system:serviceaccount:%s:%s", r.namespace, sa.GetName())
 	if sa.GetName() != r.deployment(t).Spec.Template.Spec.ServiceAccountName {
 		t.Fatalf("the manager does not run as ServiceAccount %s", sa.GetName())
@@ -1105,20 +1060,20 @@ func checkHardening(t *testing.T, r *rendering) {
 	for _, u := range vaps {
 		p := convert[admissionregistrationv1.ValidatingAdmissionPolicy](t, u)
 		if len(p.Spec.Variables) == 0 || p.Spec.Variables[0].Name != "operator" {
-			t.Errorf("%s: the first variable is not operator", id(u))
+			t.Errorf("%s: the first variable is not operator", utils.ObjectID(u))
 			continue
 		}
 		if got, want := p.Spec.Variables[0].Expression, "'"+user+"'"; got != want {
-			t.Errorf("%s: operator = %s, want %s", id(u), got, want)
+			t.Errorf("%s: operator = %s, want %s", utils.ObjectID(u), got, want)
 		}
 	}
 	for _, u := range bindings {
 		b := convert[admissionregistrationv1.ValidatingAdmissionPolicyBinding](t, u)
-		if r.objs.find("ValidatingAdmissionPolicy", "", b.Spec.PolicyName) == nil {
-			t.Errorf("%s binds policy %s, which is not rendered", id(u), b.Spec.PolicyName)
+		if r.objs.Find("ValidatingAdmissionPolicy", "", b.Spec.PolicyName) == nil {
+			t.Errorf("%s binds policy %s, which is not rendered", utils.ObjectID(u), b.Spec.PolicyName)
 		}
 		if !slices.Equal(b.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
-			t.Errorf("%s: validationActions %v, want [Deny]", id(u), b.Spec.ValidationActions)
+			t.Errorf("%s: validationActions %v, want [Deny]", utils.ObjectID(u), b.Spec.ValidationActions)
 		}
 	}
 }
@@ -1127,44 +1082,44 @@ func checkHardening(t *testing.T, r *rendering) {
 // enabled, and the ServiceMonitor selects the metrics Service by labels
 // and port name in the release namespace.
 func checkMonitoring(t *testing.T, r *rendering) {
-	sms, rules := r.objs.ofKind("ServiceMonitor"), r.objs.ofKind("PrometheusRule")
+	sms, rules := r.objs.OfKind("ServiceMonitor"), r.objs.OfKind("PrometheusRule")
 	if on := r.boolValue(t, "monitoring.serviceMonitor.enabled"); on != (len(sms) == 1) || len(sms) > 1 {
-		t.Errorf("monitoring.serviceMonitor.enabled=%v, rendered %v", on, sms.ids())
+		t.Errorf("monitoring.serviceMonitor.enabled=%v, rendered %v", on, sms.IDs())
 	}
 	if on := r.boolValue(t, "monitoring.prometheusRule.enabled"); on != (len(rules) == 1) || len(rules) > 1 {
-		t.Errorf("monitoring.prometheusRule.enabled=%v, rendered %v", on, rules.ids())
+		t.Errorf("monitoring.prometheusRule.enabled=%v, rendered %v", on, rules.IDs())
 	}
 	for _, sm := range sms {
-		svc := convert[corev1.Service](t, r.objs.find("Service", r.namespace, fullname(r)+"-controller-manager-metrics-service"))
+		svc := convert[corev1.Service](t, r.objs.Find("Service", r.namespace, fullname(r)+"-controller-manager-metrics-service"))
 		match, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
 		if len(match) == 0 {
-			t.Errorf("%s selects every Service", id(sm))
+			t.Errorf("%s selects every Service", utils.ObjectID(sm))
 		}
 		for k, v := range match {
 			if svc.Labels[k] != v {
-				t.Errorf("%s selects %s=%s; the metrics Service has %q", id(sm), k, v, svc.Labels[k])
+				t.Errorf("%s selects %s=%s; the metrics Service has %q", utils.ObjectID(sm), k, v, svc.Labels[k])
 			}
 		}
 		names, _, _ := unstructured.NestedStringSlice(sm.Object, "spec", "namespaceSelector", "matchNames")
 		if !slices.Equal(names, []string{r.namespace}) {
-			t.Errorf("%s looks in namespaces %v, want [%s]", id(sm), names, r.namespace)
+			t.Errorf("%s looks in namespaces %v, want [%s]", utils.ObjectID(sm), names, r.namespace)
 		}
 		endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
 		if len(endpoints) != 1 {
-			t.Fatalf("%s: %d endpoints", id(sm), len(endpoints))
+			t.Fatalf("%s: %d endpoints", utils.ObjectID(sm), len(endpoints))
 		}
 		ep := endpoints[0].(map[string]any)
 		if ep["port"] != svc.Spec.Ports[0].Name {
-			t.Errorf("%s scrapes port %v, the Service's is %s", id(sm), ep["port"], svc.Spec.Ports[0].Name)
+			t.Errorf("%s scrapes port %v, the Service's is %s", utils.ObjectID(sm), ep["port"], svc.Spec.Ports[0].Name)
 		}
 		if want := map[bool]string{true: "https", false: "http"}[r.boolValue(t, "metrics.secure")]; ep["scheme"] != want {
-			t.Errorf("%s scheme %v, want %s", id(sm), ep["scheme"], want)
+			t.Errorf("%s scheme %v, want %s", utils.ObjectID(sm), ep["scheme"], want)
 		}
 	}
 	for _, pr := range rules {
 		groups, _, _ := unstructured.NestedSlice(pr.Object, "spec", "groups")
 		if len(groups) == 0 {
-			t.Errorf("%s has no rule groups", id(pr))
+			t.Errorf("%s has no rule groups", utils.ObjectID(pr))
 		}
 	}
 }
@@ -1300,12 +1255,12 @@ func TestManagerRulesMatchGenerated(t *testing.T) {
 	gen := generated(t, "config/rbac/role.yaml")
 	r := renderDefault(t, nil)
 	for _, kind := range []string{"ClusterRole", "Role"} {
-		want := gen.one(t, kind)
+		want := gen.One(t, kind)
 		ns := ""
 		if kind == "Role" {
 			ns = defaultNamespace
 		}
-		got := r.objs.find(kind, ns, "rolegate-manager-role")
+		got := r.objs.Find(kind, ns, "rolegate-manager-role")
 		if got == nil {
 			t.Fatalf("no %s rolegate-manager-role", kind)
 		}
@@ -1322,8 +1277,8 @@ func TestWebhooksMatchGenerated(t *testing.T) {
 	gen := generated(t, "config/webhook/manifests.yaml")
 	r := mustRender(t, "access", "security", nil)
 	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
-		want, _, _ := unstructured.NestedSlice(gen.one(t, kind).Object, "webhooks")
-		got, _, _ := unstructured.NestedSlice(r.objs.one(t, kind).Object, "webhooks")
+		want, _, _ := unstructured.NestedSlice(gen.One(t, kind).Object, "webhooks")
+		got, _, _ := unstructured.NestedSlice(r.objs.One(t, kind).Object, "webhooks")
 		for _, w := range slices.Concat(want, got) {
 			unstructured.RemoveNestedField(w.(map[string]any), "clientConfig", "service", "name")
 			unstructured.RemoveNestedField(w.(map[string]any), "clientConfig", "service", "namespace")
@@ -1340,7 +1295,7 @@ func TestHardeningMatchesConfig(t *testing.T) {
 	r := mustRender(t, "access", "security", nil)
 	for _, file := range []string{"managed_rolebindings.yaml", "operator_rolebindings.yaml"} {
 		for _, want := range generated(t, "config/hardening/"+file) {
-			got := r.objs.find(want.GetKind(), "", "access-rolegate-"+want.GetName())
+			got := r.objs.Find(want.GetKind(), "", "access-rolegate-"+want.GetName())
 			if got == nil {
 				t.Errorf("no %s access-rolegate-%s", want.GetKind(), want.GetName())
 				continue
@@ -1369,9 +1324,9 @@ func TestMonitoringMatchesConfig(t *testing.T) {
 	}})
 	ref := kustomize(t, "config/monitoring")
 	for _, kind := range []string{"PrometheusRule", "ServiceMonitor"} {
-		want, got := ref.one(t, kind), r.objs.one(t, kind)
+		want, got := ref.One(t, kind), r.objs.One(t, kind)
 		if got.GetName() != want.GetName() || got.GetNamespace() != want.GetNamespace() {
-			t.Errorf("%s is %s, config/monitoring's is %s", kind, id(got), id(want))
+			t.Errorf("%s is %s, config/monitoring's is %s", kind, utils.ObjectID(got), utils.ObjectID(want))
 		}
 		wantSpec, gotSpec := runtime.DeepCopyJSON(want.Object)["spec"].(map[string]any), runtime.DeepCopyJSON(got.Object)["spec"].(map[string]any)
 		if kind == "ServiceMonitor" {
@@ -1385,7 +1340,7 @@ func TestMonitoringMatchesConfig(t *testing.T) {
 	}
 	// Another release's runbook texts name its own namespace and objects.
 	other := mustRender(t, "access", "security", map[string]any{"monitoring": map[string]any{"prometheusRule": map[string]any{"enabled": true}}})
-	text, _ := yaml.Marshal(other.objs.one(t, "PrometheusRule").Object["spec"])
+	text, _ := yaml.Marshal(other.objs.One(t, "PrometheusRule").Object["spec"])
 	if bytes.Contains(text, []byte("rolegate-system")) {
 		t.Errorf("PrometheusRule of release access in security still mentions rolegate-system")
 	}
@@ -1428,23 +1383,23 @@ func compareWithKustomize(t *testing.T, dir string, values map[string]any, notIn
 
 	var refIDs []string
 	for _, u := range ref {
-		if u.GetKind() == "Namespace" || u.GetKind() == "CustomResourceDefinition" || slices.Contains(notInChart, id(u)) {
+		if u.GetKind() == "Namespace" || u.GetKind() == "CustomResourceDefinition" || slices.Contains(notInChart, utils.ObjectID(u)) {
 			continue // the chart's CRDs are in crds/ (TestCRDsMatchGenerated); helm creates the namespace
 		}
-		refIDs = append(refIDs, id(u))
+		refIDs = append(refIDs, utils.ObjectID(u))
 	}
 	sort.Strings(refIDs)
-	if got := r.objs.ids(); !slices.Equal(got, refIDs) {
+	if got := r.objs.IDs(); !slices.Equal(got, refIDs) {
 		t.Fatalf("the chart renders\n  %v\n%s builds\n  %v", got, dir, refIDs)
 	}
 
 	flagDefaults := mainFlagDefaults(t)
 	for _, want := range ref {
-		got := r.objs.find(want.GetKind(), want.GetNamespace(), want.GetName())
+		got := r.objs.Find(want.GetKind(), want.GetNamespace(), want.GetName())
 		if got == nil {
 			continue
 		}
-		t.Run(id(want), func(t *testing.T) {
+		t.Run(utils.ObjectID(want), func(t *testing.T) {
 			var fields []string
 			switch want.GetKind() {
 			case "ClusterRole", "Role":
@@ -1646,10 +1601,10 @@ func TestOperatorUsername(t *testing.T) {
 		{"x", "y", map[string]any{"fullnameOverride": "gate"}, "system:serviceaccount:y:gate-controller-manager"},
 	} {
 		r := mustRender(t, c.release, c.ns, c.values)
-		for _, u := range r.objs.ofKind("ValidatingAdmissionPolicy") {
+		for _, u := range r.objs.OfKind("ValidatingAdmissionPolicy") {
 			vars, _, _ := unstructured.NestedSlice(u.Object, "spec", "variables")
 			if got := vars[0].(map[string]any)["expression"]; got != "'"+c.want+"'" {
-				t.Errorf("%s/%s %s: operator %v, want '%s'", c.release, c.ns, id(u), got, c.want)
+				t.Errorf("%s/%s %s: operator %v, want '%s'", c.release, c.ns, utils.ObjectID(u), got, c.want)
 			}
 		}
 	}
@@ -1728,12 +1683,12 @@ func TestServerSideDryRun(t *testing.T) {
 			for _, u := range r.objs {
 				group := u.GroupVersionKind().Group
 				if slices.Contains(v.skipInDryRunFor, group) {
-					t.Logf("skipped %s (%s has no CRDs in envtest)", id(u), group)
+					t.Logf("skipped %s (%s has no CRDs in envtest)", utils.ObjectID(u), group)
 					continue
 				}
 				if err := k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()),
 					client.FieldOwner("rolegate-helm-test"), client.ForceOwnership, client.DryRunAll); err != nil {
-					t.Errorf("server-side dry-run apply of %s: %v", id(u), err)
+					t.Errorf("server-side dry-run apply of %s: %v", utils.ObjectID(u), err)
 				}
 				applied++
 			}

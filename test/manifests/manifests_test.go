@@ -107,7 +107,7 @@ func newClient(cfg *rest.Config) error {
 // ---------------------------------------------------------------------------
 // Rendering
 
-type objects []*unstructured.Unstructured
+type objects = utils.Objects
 
 type rendered struct {
 	objs objects
@@ -162,25 +162,6 @@ func render(t testing.TB, dir string) objects {
 	return objs
 }
 
-func (o objects) ofKind(kind string) objects {
-	var out objects
-	for _, u := range o {
-		if u.GetKind() == kind {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-func (o objects) find(kind, namespace, name string) *unstructured.Unstructured {
-	for _, u := range o {
-		if u.GetKind() == kind && u.GetNamespace() == namespace && u.GetName() == name {
-			return u
-		}
-	}
-	return nil
-}
-
 func id(u *unstructured.Unstructured) string {
 	if u.GetNamespace() == "" {
 		return u.GetKind() + " " + u.GetName()
@@ -192,7 +173,7 @@ func id(u *unstructured.Unstructured) string {
 func typed[T any](t testing.TB, o objects, kind string) []*T {
 	t.Helper()
 	var out []*T
-	for _, u := range o.ofKind(kind) {
+	for _, u := range o.OfKind(kind) {
 		v := new(T)
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, v); err != nil {
 			t.Fatalf("%s: %v", id(u), err)
@@ -382,7 +363,7 @@ func managerRules(t testing.TB, o objects) []rbacv1.PolicyRule {
 		if kind == "ClusterRole" {
 			ns = ""
 		}
-		u := o.find(kind, ns, name)
+		u := o.Find(kind, ns, name)
 		if u == nil {
 			// Reported here and by the roleRef check; the other checks go on.
 			t.Errorf("the manager is bound to %s %s, which is not in the output", kind, name)
@@ -546,7 +527,7 @@ func checkWebhookServices(t *testing.T, f *install) {
 			t.Errorf("%s/%s names no Service", w.config, w.name)
 		case s.Name != svcName || s.Namespace != installNamespace:
 			t.Errorf("%s/%s calls Service %s/%s, want %s/%s", w.config, w.name, s.Namespace, s.Name, installNamespace, svcName)
-		case o.find("Service", s.Namespace, s.Name) == nil:
+		case o.Find("Service", s.Namespace, s.Name) == nil:
 			t.Errorf("%s/%s calls Service %s/%s, which is not in the output", w.config, w.name, s.Namespace, s.Name)
 		}
 	}
@@ -601,7 +582,7 @@ func checkWebhookConfigNames(t *testing.T, f *install) {
 			t.Errorf("the manager's --%s is %q, want %q", flagName, want, "rolegate-"+flagName)
 		}
 		var names []string
-		for _, u := range o.ofKind(kind) {
+		for _, u := range o.OfKind(kind) {
 			names = append(names, u.GetName())
 		}
 		if !slices.Equal(names, []string{want}) {
@@ -633,7 +614,7 @@ func checkWebhookPort(t *testing.T, f *install) {
 		if s == nil {
 			continue
 		}
-		svc := o.find("Service", s.Namespace, s.Name)
+		svc := o.Find("Service", s.Namespace, s.Name)
 		if svc == nil {
 			continue // reported above
 		}
@@ -679,7 +660,7 @@ func checkCertMount(t *testing.T, f *install) {
 	if vol.SecretName != secret {
 		t.Errorf("the volume at %s holds Secret %q, want %q (--webhook-secret-name)", dir, vol.SecretName, secret)
 	}
-	if o.find("Secret", d.Namespace, secret) == nil {
+	if o.Find("Secret", d.Namespace, secret) == nil {
 		t.Errorf("Secret %s/%s is not in the output (the certificate rotator only updates an existing Secret)", d.Namespace, secret)
 	}
 }
@@ -756,7 +737,7 @@ func checkServiceAccount(t *testing.T, f *install) {
 	o := f.o
 	d := f.d
 	pod := f.d.Spec.Template.Spec
-	if o.find("ServiceAccount", d.Namespace, pod.ServiceAccountName) == nil {
+	if o.Find("ServiceAccount", d.Namespace, pod.ServiceAccountName) == nil {
 		t.Errorf("ServiceAccount %s/%s is not in the output", d.Namespace, pod.ServiceAccountName)
 	}
 }
@@ -791,14 +772,14 @@ func checkPolicyBindings(t *testing.T, f *install) {
 	bound := map[string]bool{}
 	for _, b := range bindings {
 		bound[b.Spec.PolicyName] = true
-		if o.find("ValidatingAdmissionPolicy", "", b.Spec.PolicyName) == nil {
+		if o.Find("ValidatingAdmissionPolicy", "", b.Spec.PolicyName) == nil {
 			t.Errorf("binding %s names policy %q, which is not in the output", b.Name, b.Spec.PolicyName)
 		}
 		if !slices.Contains(b.Spec.ValidationActions, admissionregistrationv1.Deny) {
 			t.Errorf("binding %s does not deny: %v", b.Name, b.Spec.ValidationActions)
 		}
 	}
-	for _, p := range o.ofKind("ValidatingAdmissionPolicy") {
+	for _, p := range o.OfKind("ValidatingAdmissionPolicy") {
 		if !bound[p.GetName()] {
 			t.Errorf("policy %s has no binding, so it is never enforced", p.GetName())
 		}
@@ -817,7 +798,7 @@ func checkRoleRefs(t *testing.T, f *install) {
 		if ref.Kind == "ClusterRole" {
 			ns = ""
 		}
-		if o.find(ref.Kind, ns, ref.Name) != nil {
+		if o.Find(ref.Kind, ns, ref.Name) != nil {
 			return
 		}
 		// Built-in: bootstrapped by every API server (envtest included).
@@ -840,7 +821,7 @@ func checkSubjects(t *testing.T, f *install) {
 	o := f.o
 	check := func(binding string, subjects []rbacv1.Subject) {
 		for _, s := range subjects {
-			if s.Kind == "ServiceAccount" && o.find("ServiceAccount", s.Namespace, s.Name) == nil {
+			if s.Kind == "ServiceAccount" && o.Find("ServiceAccount", s.Namespace, s.Name) == nil {
 				t.Errorf("%s binds ServiceAccount %s/%s, which is not in the output", binding, s.Namespace, s.Name)
 			}
 		}
@@ -967,7 +948,7 @@ func TestRestrictedBind(t *testing.T) {
 			t.Errorf("config/restricted-bind renders %d objects, config/default %d", len(o), len(def))
 		}
 		for _, u := range def {
-			if o.find(u.GetKind(), u.GetNamespace(), u.GetName()) == nil {
+			if o.Find(u.GetKind(), u.GetNamespace(), u.GetName()) == nil {
 				t.Errorf("%s from config/default is missing", id(u))
 			}
 		}
@@ -982,7 +963,7 @@ func TestCertManager(t *testing.T) {
 	d, c := manager(t, o)
 
 	t.Run("both webhook configurations ask cert-manager to inject the CA of the Certificate in the output", func(t *testing.T) {
-		configs := append(o.ofKind("MutatingWebhookConfiguration"), o.ofKind("ValidatingWebhookConfiguration")...)
+		configs := append(o.OfKind("MutatingWebhookConfiguration"), o.OfKind("ValidatingWebhookConfiguration")...)
 		if len(configs) != 2 {
 			t.Fatalf("want 2 webhook configurations, got %d", len(configs))
 		}
@@ -997,7 +978,7 @@ func TestCertManager(t *testing.T) {
 				t.Errorf("%s: inject-ca-from %q is not namespace/name", id(u), ref)
 				continue
 			}
-			if cert := o.find("Certificate", ns, name); cert == nil || cert.GroupVersionKind().Group != "cert-manager.io" {
+			if cert := o.Find("Certificate", ns, name); cert == nil || cert.GroupVersionKind().Group != "cert-manager.io" {
 				t.Errorf("%s: inject-ca-from %q names no cert-manager Certificate in the output", id(u), ref)
 			}
 		}
@@ -1012,7 +993,7 @@ func TestCertManager(t *testing.T) {
 		}
 	})
 
-	certs := o.ofKind("Certificate")
+	certs := o.OfKind("Certificate")
 	if len(certs) != 1 {
 		t.Fatalf("want exactly one Certificate, got %d", len(certs))
 	}
@@ -1053,14 +1034,14 @@ func TestCertManager(t *testing.T) {
 		if kind == "ClusterIssuer" {
 			ns = ""
 		}
-		if o.find(kind, ns, name) == nil {
+		if o.Find(kind, ns, name) == nil {
 			t.Errorf("Certificate issuer %s %q is not in the output", kind, name)
 		}
 	})
 
 	t.Run("the certificate Secret is left for cert-manager to create", func(t *testing.T) {
 		vol, _ := certVolume(t, d, c)
-		if o.find("Secret", d.Namespace, vol.SecretName) != nil {
+		if o.Find("Secret", d.Namespace, vol.SecretName) != nil {
 			t.Errorf("Secret %s is in the output; cert-manager creates it as kubernetes.io/tls", vol.SecretName)
 		}
 	})
@@ -1185,7 +1166,7 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 		}
 		// Nothing but the CRDs and the Namespace was persisted.
-		for _, u := range o.ofKind("ValidatingWebhookConfiguration") {
+		for _, u := range o.OfKind("ValidatingWebhookConfiguration") {
 			got := u.NewEmptyInstance().(*unstructured.Unstructured)
 			if err := utils.NotFound(k8s.Get(ctx, client.ObjectKeyFromObject(u), got)); err != nil {
 				t.Errorf("%s after a dry run: %v", id(u), err)
@@ -1201,7 +1182,7 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 		}
 		for _, kind := range []string{"ApprovalPolicy", "AccessRequest", "AccessDecision"} {
-			if len(o.ofKind(kind)) == 0 {
+			if len(o.OfKind(kind)) == 0 {
 				t.Errorf("config/samples has no %s", kind)
 			}
 		}
@@ -1215,7 +1196,7 @@ func TestServerSideDryRun(t *testing.T) {
 	t.Run("an unknown field is refused, so acceptance above means the schemas matched", func(t *testing.T) {
 		for _, dir := range []string{"config/default", "config/samples"} {
 			for _, kind := range []string{"Deployment", "ApprovalPolicy"} {
-				objs := render(t, dir).ofKind(kind)
+				objs := render(t, dir).OfKind(kind)
 				if len(objs) == 0 {
 					continue
 				}
