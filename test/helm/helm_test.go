@@ -31,9 +31,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"maps"
 	"os"
@@ -1515,57 +1512,13 @@ func compareDeployment(t *testing.T, got, want *unstructured.Unstructured, defau
 }
 
 // mainFlagDefaults reads the manager's flags and their defaults from
-// cmd/main.go: flag.XxxVar(&v, "name", default, usage). envOr(KEY, d)
-// defaults to d; a default that is not a literal reads "<not a literal>".
+// cmd/main.go, and fails when the flags the chart relies on are missing.
 func mainFlagDefaults(t testing.TB) map[string]string {
 	t.Helper()
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join(root(t), "cmd", "main.go"), nil, 0)
+	out, err := utils.ManagerFlagDefaults(root(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	literal := func(e ast.Expr) (string, bool) {
-		switch e := e.(type) {
-		case *ast.BasicLit:
-			if e.Kind == token.STRING {
-				s, err := strconv.Unquote(e.Value)
-				return s, err == nil
-			}
-			return e.Value, true
-		case *ast.Ident:
-			return e.Name, e.Name == "true" || e.Name == "false"
-		}
-		return "", false
-	}
-	out := map[string]string{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || len(call.Args) < 3 {
-			return true
-		}
-		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok || !strings.HasSuffix(sel.Sel.Name, "Var") {
-			return true
-		}
-		if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "flag" {
-			return true
-		}
-		name, ok := literal(call.Args[1])
-		if !ok {
-			return true
-		}
-		def, ok := literal(call.Args[2])
-		if env, isCall := call.Args[2].(*ast.CallExpr); isCall && len(env.Args) == 2 {
-			if fn, _ := env.Fun.(*ast.Ident); fn != nil && fn.Name == "envOr" {
-				def, ok = literal(env.Args[1])
-			}
-		}
-		if !ok {
-			def = "<not a literal>" // the flag exists; its default is computed
-		}
-		out[name] = def
-		return true
-	})
 	for _, must := range []string{"webhook-secret-name", "webhook-service-name", "namespace", "webhook-cert-rotation", "leader-elect"} {
 		if _, ok := out[must]; !ok {
 			t.Fatalf("could not read the default of --%s from cmd/main.go (found %v)", must, out)

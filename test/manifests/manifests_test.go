@@ -11,9 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,60 +204,6 @@ func servedPaths() []string {
 	}
 }
 
-// flagDefaults reads the defaults of the manager's flags from cmd/main.go:
-// flag.XxxVar(&v, "name", default, usage) with a literal default, or
-// envOr("ENV", "fallback") (the fallback is recorded).
-func flagDefaults(t testing.TB) map[string]string {
-	t.Helper()
-	file := filepath.Join(repoRoot, "cmd", "main.go")
-	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lit := func(e ast.Expr) (string, bool) {
-		switch e := e.(type) {
-		case *ast.BasicLit:
-			if e.Kind == token.STRING {
-				s, err := strconv.Unquote(e.Value)
-				return s, err == nil
-			}
-			return e.Value, true
-		case *ast.Ident:
-			if e.Name == "true" || e.Name == "false" {
-				return e.Name, true
-			}
-		}
-		return "", false
-	}
-	out := map[string]string{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || len(call.Args) != 4 {
-			return true
-		}
-		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok || !strings.HasSuffix(sel.Sel.Name, "Var") {
-			return true
-		}
-		if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "flag" {
-			return true
-		}
-		name, ok := lit(call.Args[1])
-		if !ok {
-			return true
-		}
-		def := call.Args[2]
-		if c, ok := def.(*ast.CallExpr); ok && len(c.Args) == 2 {
-			def = c.Args[1] // envOr("ENV", fallback)
-		}
-		if v, ok := lit(def); ok {
-			out[name] = v
-		}
-		return true
-	})
-	return out
-}
-
 // flagValue is the value of the manager flag: from the container's args if
 // given there, otherwise the default in cmd/main.go.
 func flagValue(t testing.TB, c corev1.Container, name string) string {
@@ -279,8 +222,12 @@ func flagValue(t testing.TB, c corev1.Container, name string) string {
 			}
 		}
 	}
-	v, ok := flagDefaults(t)[name]
-	if !ok {
+	defaults, err := utils.ManagerFlagDefaults(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := defaults[name]
+	if !ok || v == utils.NotALiteral {
 		t.Fatalf("cannot find the default of flag --%s in cmd/main.go", name)
 	}
 	return v
