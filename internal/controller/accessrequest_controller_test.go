@@ -307,7 +307,7 @@ func TestShorterMaxDurationCutsAnActiveGrant(t *testing.T) {
 func TestExpiryWhileTheManagerWasStoppedIsRevokedOnStart(t *testing.T) {
 	w := newWorld(t)
 	r := w.waitReady(t, w.request(t, "offline", lasting(2*time.Second)).Name, accessv1alpha1.ReasonGranted)
-	manager.stop()
+	manager.Stop()
 	restarted := false
 	defer func() {
 		if !restarted {

@@ -34,7 +34,7 @@ var (
 	k8s client.Client // reads straight from the API server
 	// auditLog collects the audit lines of every manager the suite starts.
 	auditLog = &utils.SyncBuffer{}
-	manager  *runningManager
+	manager  *utils.Manager
 )
 
 func TestMain(m *testing.M) {
@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 	}
 	manager = startManager()
 	code := m.Run()
-	manager.stop()
+	manager.Stop()
 	if err := env.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 	}
@@ -72,32 +72,15 @@ func zapLevel() zapcore.Level {
 	return zapcore.ErrorLevel
 }
 
-// runningManager is a real rolegate manager running against envtest.
-type runningManager struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func startManager() *runningManager {
-	mgr, err := app.NewManager(cfg, app.Options{AuditLog: auditLog, SkipNameValidation: true, MaxConcurrentReconciles: 2,
+// startManager runs the real manager, webhooks off: these tests write
+// spec.requester and spec.reviewer themselves.
+func startManager() *utils.Manager {
+	m, err := utils.StartManager(cfg, app.Options{AuditLog: auditLog, SkipNameValidation: true, MaxConcurrentReconciles: 2,
 		MetricsRegistry: prometheus.NewRegistry()})
 	if err != nil {
 		panic(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rm := &runningManager{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(rm.done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager stopped:", err)
-		}
-	}()
-	return rm
-}
-
-func (m *runningManager) stop() {
-	m.cancel()
-	<-m.done
+	return m
 }
 
 // Shared polling and assertion helpers.

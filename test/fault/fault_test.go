@@ -71,10 +71,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// manager is a running manager and the audit lines it wrote.
 type manager struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	audit  *utils.SyncBuffer
+	*utils.Manager
+	audit *utils.SyncBuffer
 }
 
 type options struct {
@@ -93,20 +93,9 @@ func start(t *testing.T, o options) *manager {
 	if o.leader {
 		ao.LeaderElection, ao.LeaderElectionNamespace, ao.LeaseDuration = true, "default", 3*time.Second
 	}
-	mgr, err := app.NewManager(cfg, ao)
+	m, err := utils.StartManager(cfg, ao)
 	utils.Must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	m := &manager{cancel: cancel, done: make(chan struct{}), audit: audit}
-	go func() {
-		defer close(m.done)
-		_ = mgr.Start(ctx)
-	}()
-	return m
-}
-
-func (m *manager) stop() {
-	m.cancel()
-	<-m.done
+	return &manager{Manager: m, audit: audit}
 }
 
 var seq atomic.Int32
@@ -280,12 +269,12 @@ func TestRestartsAtRandomPointsLoseAndLeakNothing(t *testing.T) {
 	}()
 	for range 3 {
 		time.Sleep(time.Duration(300+rand.IntN(1500)) * time.Millisecond)
-		m.stop()
+		m.Stop()
 		m = start(t, options{})
 		audits = append(audits, m.audit)
 	}
 	<-done
-	defer m.stop()
+	defer m.Stop()
 	w.verify(t, kinds, atLeastOnce, audits...)
 }
 
@@ -339,7 +328,7 @@ func TestInjectedConflictsAndServerErrorsStillConverge(t *testing.T) {
 		},
 	}
 	m := start(t, options{interceptor: funcs})
-	defer m.stop()
+	defer m.Stop()
 	kinds := mix(60)
 	for name, k := range kinds {
 		w.create(t, name, k)
@@ -354,7 +343,7 @@ func TestInjectedConflictsAndServerErrorsStillConverge(t *testing.T) {
 func TestLeaderElectionHandsOverWithoutDoubleGrants(t *testing.T) {
 	w := newWorld(t)
 	a, b := start(t, options{leader: true}), start(t, options{leader: true})
-	defer func() { a.stop(); b.stop() }()
+	defer func() { a.Stop(); b.Stop() }()
 	first := map[string]kind{}
 	for i := range 8 {
 		name := fmt.Sprintf("before-%d", i)
@@ -370,7 +359,7 @@ func TestLeaderElectionHandsOverWithoutDoubleGrants(t *testing.T) {
 		t.Fatalf("both managers acted:\n%s\n---\n%s", a.audit.String(), b.audit.String())
 	}
 
-	leader.stop()
+	leader.Stop()
 	took := time.Now()
 	second := map[string]kind{}
 	for i := range 8 {
@@ -422,11 +411,11 @@ func TestAClockJumpAndAnExpiryPastAtStartAreRevoked(t *testing.T) {
 	jumped := time.Now()
 	utils.Eventually(t, 10*time.Second, func() error { return noBindings(t, w, "jump") })
 	t.Logf("revoked %s after the clock jumped", time.Since(jumped).Round(time.Millisecond))
-	m.stop()
+	m.Stop()
 
 	// A manager that starts after an expiry revokes at once.
 	m = start(t, options{clock: clocktesting.NewFakeClock(time.Now().Add(3 * time.Hour))})
-	defer m.stop()
+	defer m.Stop()
 	utils.Eventually(t, 10*time.Second, func() error { return noBindings(t, w, "offline") })
 }
 

@@ -301,7 +301,7 @@ func TestDecisionsAreImmutable(t *testing.T) {
 
 func TestWebhookUnreachableRefusesCreation(t *testing.T) {
 	tm := newTeam(t)
-	manager.stop()
+	manager.Stop()
 	defer func() { manager = startManager() }()
 	err := as(t, "alice", devs...).Create(t.Context(), tm.requestObject("while-down"))
 	if err == nil {

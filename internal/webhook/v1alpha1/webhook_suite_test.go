@@ -38,7 +38,7 @@ var (
 	env      *envtest.Environment
 	admin    client.Client
 	operator *rest.Config
-	manager  *runningManager
+	manager  *utils.Manager
 	root     string
 )
 
@@ -81,7 +81,7 @@ func TestMain(m *testing.M) {
 		}
 		operator = user.Config()
 		manager = startManager()
-		defer func() { manager.stop() }()
+		defer func() { manager.Stop() }()
 		return m.Run()
 	}()
 	os.Exit(code)
@@ -119,15 +119,10 @@ func installRBAC() error {
 	return nil
 }
 
-type runningManager struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
 // startManager runs the real manager, webhooks on, as the operator user.
-func startManager() *runningManager {
+func startManager() *utils.Manager {
 	w := env.WebhookInstallOptions
-	mgr, err := app.NewManager(operator, app.Options{
+	rm, err := utils.StartManager(operator, app.Options{
 		SkipNameValidation: true,
 		MetricsRegistry:    prometheus.NewRegistry(),
 		AuditLog:           &discard{},
@@ -137,22 +132,9 @@ func startManager() *runningManager {
 	if err != nil {
 		panic(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rm := &runningManager{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(rm.done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager stopped:", err)
-		}
-	}()
 	// Admission is ready once a harmless dry-run create passes the webhooks.
 	waitForWebhooks()
 	return rm
-}
-
-func (m *runningManager) stop() {
-	m.cancel()
-	<-m.done
 }
 
 type discard struct{}
