@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -19,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 // Policy readiness reasons.
@@ -134,31 +134,16 @@ func abbreviate(items []string, n int) string {
 // roleFound reports whether a ClusterRole exists, or a Role exists in at
 // least one of the namespaces.
 func (r *ApprovalPolicyReconciler) roleFound(ctx context.Context, ref accessv1alpha1.RoleRef, namespaces []string) (bool, error) {
-	obj := &metav1.PartialObjectMetadata{}
 	if ref.Kind == accessv1alpha1.RoleKindClusterRole {
-		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("ClusterRole"))
-		return r.exists(ctx, types.NamespacedName{Name: ref.Name}, obj)
+		return snapshot.RoleRefExists(ctx, r, ref, "")
 	}
-	obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("Role"))
 	for _, ns := range namespaces {
-		ok, err := r.exists(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, obj)
+		ok, err := snapshot.RoleRefExists(ctx, r, ref, ns)
 		if ok || err != nil {
 			return ok, err
 		}
 	}
 	return false, nil
-}
-
-func (r *ApprovalPolicyReconciler) exists(ctx context.Context, key types.NamespacedName, obj client.Object) (bool, error) {
-	err := r.Get(ctx, key, obj)
-	switch {
-	case err == nil:
-		return true, nil
-	case apierrors.IsNotFound(err):
-		return false, nil
-	default:
-		return false, fmt.Errorf("reading %s: %w", key, err)
-	}
 }
 
 // SetupWithManager registers the controller; role and namespace changes

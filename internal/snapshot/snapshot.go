@@ -78,13 +78,19 @@ func Decisions(ctx context.Context, c client.Reader, namespace, request string) 
 // RoleExists reports whether the request's Role (in its namespace) or
 // ClusterRole exists, reading metadata only.
 func RoleExists(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest) (bool, error) {
+	return RoleRefExists(ctx, c, ar.Spec.RoleRef, ar.Namespace)
+}
+
+// RoleRefExists reports whether a ClusterRole, or a Role in namespace,
+// exists, reading metadata only.
+func RoleRefExists(ctx context.Context, c client.Reader, ref accessv1alpha1.RoleRef, namespace string) (bool, error) {
 	obj := &metav1.PartialObjectMetadata{}
-	key := types.NamespacedName{Name: ar.Spec.RoleRef.Name}
-	if ar.Spec.RoleRef.Kind == accessv1alpha1.RoleKindClusterRole {
+	key := types.NamespacedName{Name: ref.Name}
+	if ref.Kind == accessv1alpha1.RoleKindClusterRole {
 		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("ClusterRole"))
 	} else {
 		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("Role"))
-		key.Namespace = ar.Namespace
+		key.Namespace = namespace
 	}
 	err := c.Get(ctx, key, obj)
 	switch {
@@ -93,7 +99,7 @@ func RoleExists(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessR
 	case apierrors.IsNotFound(err):
 		return false, nil
 	default:
-		return false, fmt.Errorf("reading %s: %w", ar.Spec.RoleRef, err)
+		return false, fmt.Errorf("reading %s: %w", ref, err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -100,7 +101,7 @@ func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) ad
 	}
 	if policy.Closed(ar) {
 		reason := ""
-		if c := findReady(ar); c != nil {
+		if c := meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady); c != nil {
 			reason = c.Reason
 		}
 		return denyDecision(accessv1alpha1.ReasonRequestNotPending,
@@ -136,15 +137,6 @@ func (v DecisionValidator) judge(
 	}
 	res := policy.Evaluate(snap.Input(ar, grantedAt, now))
 	return res.Tally.Verdicts[pendingName], nil
-}
-
-func findReady(ar *accessv1alpha1.AccessRequest) *metav1.Condition {
-	for i := range ar.Status.Conditions {
-		if ar.Status.Conditions[i].Type == accessv1alpha1.ConditionReady {
-			return &ar.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 // denyDecision names the field a refused decision is about and the reason
