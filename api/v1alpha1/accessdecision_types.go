@@ -63,6 +63,7 @@ type AccessDecisionStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=adec,categories=rolegate
+// +kubebuilder:selectablefield:JSONPath=`.spec.request`
 // +kubebuilder:printcolumn:name="Request",type=string,JSONPath=`.spec.request`
 // +kubebuilder:printcolumn:name="Decision",type=string,JSONPath=`.spec.decision`
 // +kubebuilder:printcolumn:name="Reviewer",type=string,JSONPath=`.spec.reviewer.username`

@@ -776,3 +776,24 @@ func TestSamplesAreAccepted(t *testing.T) {
 		t.Errorf("the decision names request %s/%s, want %s/%s", decision.Namespace, decision.Spec.Request, request.Namespace, request.Name)
 	}
 }
+
+func TestDecisionsAreSelectableByTheirRequest(t *testing.T) {
+	ns := newNamespace(t)
+	for _, request := range []string{"wanted", "other"} {
+		d := &accessv1alpha1.AccessDecision{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: request + "-", Namespace: ns},
+			Spec:       accessv1alpha1.AccessDecisionSpec{Request: request, Decision: accessv1alpha1.DecisionApprove},
+		}
+		if err := k8sClient.Create(t.Context(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The API server filters: a plain client (the CLI) needs no index.
+	var list accessv1alpha1.AccessDecisionList
+	if err := k8sClient.List(t.Context(), &list, client.InNamespace(ns), client.MatchingFields{"spec.request": "wanted"}); err != nil {
+		t.Fatalf("listing by spec.request: %v", err)
+	}
+	if len(list.Items) != 1 || list.Items[0].Spec.Request != "wanted" {
+		t.Fatalf("got %d decisions, want only the one for request wanted", len(list.Items))
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/scheme"
+	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 // The CLI fixture: namespace payments under ApprovalPolicy payments, whose
@@ -124,8 +125,10 @@ type user struct {
 
 // cliClient is a fake cluster with the CLI fixture. SelfSubjectReview
 // answers with the user; createErr, when set, refuses every other create.
+// AccessDecisions are selectable by spec.request, as the CRD declares.
 func cliClient(u *user, createErr error, extra ...client.Object) client.WithWatch {
 	return fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(append(cliObjects(), extra...)...).
+		WithIndex(&accessv1alpha1.AccessDecision{}, snapshot.DecisionRequestIndex, snapshot.DecisionRequest).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 				if review, ok := obj.(*authenticationv1.SelfSubjectReview); ok {

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -65,7 +62,7 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		fmt.Fprintln(w, "Ready:           unknown (the controller has not reported on this request yet)")
 	}
 
-	snap, err := readSnapshot(ctx, c, ar)
+	snap, err := snapshot.Read(ctx, c, ar)
 	if err != nil {
 		if apierrors.IsForbidden(err) {
 			fmt.Fprintf(w, "\nCannot re-run the policy checks: %v\n", err)
@@ -184,38 +181,4 @@ func explainBinding(w io.Writer, ar *accessv1alpha1.AccessRequest) {
 	} else {
 		fmt.Fprintln(w, "RoleBinding:     none")
 	}
-}
-
-// readSnapshot is snapshot.Read for a plain client: it lists the namespace's
-// decisions and keeps the request's (a plain client has no field index).
-func readSnapshot(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest) (*snapshot.Snapshot, error) {
-	s := &snapshot.Snapshot{}
-	var policies accessv1alpha1.ApprovalPolicyList
-	if err := c.List(ctx, &policies); err != nil {
-		return nil, fmt.Errorf("listing ApprovalPolicies: %w", err)
-	}
-	s.Policies = policies.Items
-	var ns corev1.Namespace
-	if err := c.Get(ctx, client.ObjectKey{Name: ar.Namespace}, &ns); err != nil {
-		return nil, fmt.Errorf("reading namespace %s: %w", ar.Namespace, err)
-	}
-	s.NamespaceLabels = ns.Labels
-	var decisions accessv1alpha1.AccessDecisionList
-	if err := c.List(ctx, &decisions, client.InNamespace(ar.Namespace)); err != nil {
-		return nil, fmt.Errorf("listing AccessDecisions: %w", err)
-	}
-	for _, d := range decisions.Items {
-		if d.Spec.Request == ar.Name {
-			s.Decisions = append(s.Decisions, d)
-		}
-	}
-	slices.SortStableFunc(s.Decisions, func(a, b accessv1alpha1.AccessDecision) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
-	})
-	exists, err := snapshot.RoleExists(ctx, c, ar)
-	if err != nil {
-		return nil, err
-	}
-	s.RoleExists = exists
-	return s, nil
 }
