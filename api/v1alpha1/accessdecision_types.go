@@ -5,7 +5,7 @@ import (
 )
 
 // DecisionType is what a reviewer decides.
-// +kubebuilder:validation:Enum=Approve;Deny;Revoke
+// +kubebuilder:validation:Enum=Approve;Deny;Revoke;Acknowledge
 type DecisionType string
 
 // Decision types.
@@ -16,6 +16,8 @@ const (
 	DecisionDeny DecisionType = "Deny"
 	// DecisionRevoke ends an active grant early.
 	DecisionRevoke DecisionType = "Revoke"
+	// DecisionAcknowledge reviews a break-glass grant after the fact.
+	DecisionAcknowledge DecisionType = "Acknowledge"
 )
 
 // AccessDecisionSpec is a reviewer's decision on an AccessRequest in the same
@@ -27,7 +29,8 @@ type AccessDecisionSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	Request string `json:"request"`
 
-	// decision is Approve, Deny or Revoke.
+	// decision is Approve, Deny, Revoke, or Acknowledge (the review of a
+	// break-glass grant).
 	// +required
 	Decision DecisionType `json:"decision"`
 
@@ -58,7 +61,7 @@ type AccessDecisionStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// AccessDecision approves, denies or revokes an AccessRequest.
+// AccessDecision approves, denies, revokes or acknowledges an AccessRequest.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

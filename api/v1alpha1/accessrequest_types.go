@@ -44,6 +44,20 @@ type AccessRequestSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	Policy string `json:"policy,omitempty"`
 
+	// extends names a granted AccessRequest in this namespace whose grant
+	// this request prolongs. It goes through the same validation and
+	// approval; once approved, the existing RoleBinding stays and its
+	// expiresAt moves by this request's duration. The policy's
+	// maxExtensions must allow it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Extends string `json:"extends,omitempty"`
+
+	// startTime schedules the grant: an approved request is granted at this
+	// time, and expiresAt is startTime plus duration.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
 	// requester is who opened the request. It is written at admission from
 	// the authenticated user; a request without a requester is never granted.
 	// +optional
@@ -82,6 +96,23 @@ type ApprovalRecord struct {
 	DecisionRef string `json:"decisionRef,omitempty"`
 }
 
+// ExtensionRecord is an extension that moved a grant's expiresAt.
+type ExtensionRecord struct {
+	// request is the name of the extending AccessRequest.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Request string `json:"request"`
+
+	// duration is how much time it added.
+	// +required
+	// +kubebuilder:validation:Type=string
+	Duration metav1.Duration `json:"duration"`
+
+	// approvedAt is when the extension was approved.
+	// +required
+	ApprovedAt metav1.Time `json:"approvedAt"`
+}
+
 // AccessRequestStatus is the observed state of an AccessRequest. It is an
 // output: the controller recomputes it from the policy and the decisions on
 // every reconcile and reads it back only to keep access from lengthening.
@@ -90,9 +121,10 @@ type AccessRequestStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are Validated, Approved, Escalated, Granted, Expired and
-	// Ready; Ready's reason is the lifecycle state (PendingApproval, Granted,
-	// Expired, Revoked, Denied, TimedOut, Invalid).
+	// conditions are Validated, Approved, Escalated, Granted, Expired,
+	// Ready, Stalled, and for break-glass requests BreakGlass and Reviewed;
+	// Ready's reason is the lifecycle state (PendingApproval, Scheduled,
+	// Granted, Extended, Expired, Revoked, Denied, TimedOut, Invalid).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -138,6 +170,12 @@ type AccessRequestStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	RoleBinding string `json:"roleBinding,omitempty"`
+
+	// extensions are the approved extensions that moved expiresAt, in order.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Extensions []ExtensionRecord `json:"extensions,omitempty"`
 }
 
 // AccessRequest asks for a role for a service account for a bounded time.
@@ -155,6 +193,7 @@ type AccessRequestStatus struct {
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.spec == oldSelf.spec",message="spec is immutable; create a new AccessRequest instead",fieldPath=".spec"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.extends) || self.spec.extends != self.metadata.name",message="a request cannot extend itself; name the granted request to extend",fieldPath=".spec.extends"
 type AccessRequest struct {
 	metav1.TypeMeta `json:",inline"`
 

@@ -23,6 +23,8 @@ type RequiredTag struct {
 }
 
 // Entitlement is one role in a policy's catalog.
+// +kubebuilder:validation:XValidation:rule="!has(self.allowPersistenceRisk) || !self.allowPersistenceRisk || (has(self.persistenceRiskReason) && size(self.persistenceRiskReason) > 0)",message="persistenceRiskReason is required when allowPersistenceRisk is true: record why the risk is accepted",fieldPath=".persistenceRiskReason"
+// +kubebuilder:validation:XValidation:rule="!has(self.breakGlass) || duration(self.breakGlass.maxDuration) <= duration(self.maxDuration)",message="breakGlass.maxDuration must not exceed maxDuration",fieldPath=".breakGlass.maxDuration"
 type Entitlement struct {
 	// roleRef is the Role or ClusterRole that may be requested. A Role is
 	// looked up in the request's namespace.
@@ -46,6 +48,145 @@ type Entitlement struct {
 	// valid; the approval is recorded as given by the policy.
 	// +optional
 	AutoApprove bool `json:"autoApprove,omitempty"`
+
+	// allowPersistenceRisk accepts a role whose rules let a holder outlive
+	// or widen its grant (bind, escalate, impersonate; creating tokens,
+	// Secrets, bindings or CertificateSigningRequests; writing webhook
+	// configurations; wildcards). Without it such a role makes the policy
+	// Ready=False (EntitlementAllowsPersistence) and requests for it are
+	// refused. Requires persistenceRiskReason.
+	// +optional
+	AllowPersistenceRisk bool `json:"allowPersistenceRisk,omitempty"`
+
+	// persistenceRiskReason records why the risk is accepted; required when
+	// allowPersistenceRisk is true.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	PersistenceRiskReason string `json:"persistenceRiskReason,omitempty"`
+
+	// breakGlass lets a request tagged type: break-glass be granted at once,
+	// without approval, for at most breakGlass.maxDuration. The grant is
+	// reviewed afterwards with an Acknowledge decision.
+	// +optional
+	BreakGlass *BreakGlass `json:"breakGlass,omitempty"`
+}
+
+// BreakGlassTagValue is the value of the type tag that asks for break-glass access.
+const BreakGlassTagValue = "break-glass"
+
+// BreakGlassTag is the tag whose value BreakGlassTagValue asks for break-glass access.
+const BreakGlassTag = "type"
+
+// BreakGlass is emergency access: granted at once, reviewed afterwards.
+type BreakGlass struct {
+	// maxDuration is the longest a break-glass grant may last; at most the
+	// entitlement's maxDuration.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="breakGlass.maxDuration must be positive"
+	MaxDuration metav1.Duration `json:"maxDuration"`
+
+	// notify names the policy's notification targets told about a
+	// break-glass grant; empty means every target.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=63
+	Notify []string `json:"notify,omitempty"`
+}
+
+// NotificationEvent is a moment in a request's life that targets hear about.
+// +kubebuilder:validation:Enum=Pending;Escalated;Granted;BreakGlass;Expiring;Revoked
+type NotificationEvent string
+
+// Notification events.
+const (
+	// NotifyPending: a request waits for the deciding tier.
+	NotifyPending NotificationEvent = "Pending"
+	// NotifyEscalated: a request moved to the next tier.
+	NotifyEscalated NotificationEvent = "Escalated"
+	// NotifyGranted: access was granted.
+	NotifyGranted NotificationEvent = "Granted"
+	// NotifyBreakGlass: break-glass access was granted and awaits review.
+	NotifyBreakGlass NotificationEvent = "BreakGlass"
+	// NotifyExpiring: access ends within the target's expiringLeadTime.
+	NotifyExpiring NotificationEvent = "Expiring"
+	// NotifyRevoked: access ended (expired, revoked or cut by policy).
+	NotifyRevoked NotificationEvent = "Revoked"
+)
+
+// NotificationEvents lists every notification event.
+var NotificationEvents = []NotificationEvent{NotifyPending, NotifyEscalated, NotifyGranted, NotifyBreakGlass, NotifyExpiring, NotifyRevoked}
+
+// SecretKeySelector names a key of a Secret in the namespace rolegate runs in.
+type SecretKeySelector struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key is the key within the Secret's data.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
+}
+
+// WebhookTarget posts a JSON document to a URL.
+type WebhookTarget struct {
+	// url receives a POST per notification.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://`
+	URL string `json:"url"`
+
+	// signingSecretRef holds the HMAC-SHA256 key; each body is signed in the
+	// X-Rolegate-Signature header as sha256=<hex>.
+	// +optional
+	SigningSecretRef *SecretKeySelector `json:"signingSecretRef,omitempty"`
+}
+
+// SlackTarget posts a Slack-compatible incoming-webhook payload.
+type SlackTarget struct {
+	// urlSecretRef holds the incoming-webhook URL, which is itself a credential.
+	// +required
+	URLSecretRef SecretKeySelector `json:"urlSecretRef"`
+}
+
+// NotificationTarget is somewhere approvers and owners hear about requests.
+// +kubebuilder:validation:XValidation:rule="has(self.webhook) != has(self.slack)",message="set exactly one of webhook or slack"
+type NotificationTarget struct {
+	// name identifies the target in metrics and conditions.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// webhook posts a signed JSON document.
+	// +optional
+	Webhook *WebhookTarget `json:"webhook,omitempty"`
+
+	// slack posts a Slack-compatible message.
+	// +optional
+	Slack *SlackTarget `json:"slack,omitempty"`
+
+	// events are what the target hears about; empty means every event.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=6
+	Events []NotificationEvent `json:"events,omitempty"`
+
+	// expiringLeadTime is how long before expiresAt the Expiring
+	// notification is sent.
+	// +optional
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="expiringLeadTime must be positive"
+	ExpiringLeadTime *metav1.Duration `json:"expiringLeadTime,omitempty"`
 }
 
 // ApproverTier is one level of reviewers. Tiers are ordered: a request is
@@ -156,6 +297,21 @@ type ApprovalPolicySpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
 	TrustedSubmitters []Subject `json:"trustedSubmitters,omitempty"`
+
+	// maxExtensions is how many times a grant may be extended by an
+	// AccessRequest with spec.extends; the time added never exceeds the
+	// entitlement's maxDuration times maxExtensions. 0 turns extensions off.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=16
+	MaxExtensions int32 `json:"maxExtensions,omitempty"`
+
+	// notify are the targets told about requests under this policy.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Notify []NotificationTarget `json:"notify,omitempty"`
 }
 
 // ApprovalPolicyStatus is the observed state of an ApprovalPolicy.
@@ -165,7 +321,9 @@ type ApprovalPolicyStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions hold Ready, False with a reason when the policy is unusable
-	// (for example a catalog role does not exist).
+	// (for example a catalog role does not exist or lets a holder make its
+	// grant permanent), and NotificationsDelivered, False while a
+	// notification target fails.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

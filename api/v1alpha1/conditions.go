@@ -19,6 +19,18 @@ const (
 	// a change by a person (denied, timed out, invalid, binding conflict): kstatus and Flux
 	// report it as Failed rather than in progress.
 	ConditionStalled = "Stalled"
+	// ConditionBreakGlass is True on a request granted as break-glass access.
+	ConditionBreakGlass = "BreakGlass"
+	// ConditionReviewed is False (ReviewPending) on a break-glass request
+	// until an eligible reviewer acknowledges it, then True (Acknowledged).
+	ConditionReviewed = "Reviewed"
+)
+
+// Condition type on ApprovalPolicy.
+const (
+	// ConditionNotificationsDelivered is False while a notification target
+	// of the policy fails to receive notifications.
+	ConditionNotificationsDelivered = "NotificationsDelivered"
 )
 
 // Condition type on AccessDecision.
@@ -43,6 +55,12 @@ const (
 	ReasonRequesterNotAllowed      = "RequesterNotAllowed"
 	ReasonJustificationRequired    = "JustificationRequired"
 	ReasonNoApproverTier           = "NoApproverTier"
+	// ReasonEntitlementAllowsPersistence: the role lets a holder outlive or
+	// widen its grant, and the entitlement does not accept that risk.
+	ReasonEntitlementAllowsPersistence = "EntitlementAllowsPersistence"
+	ReasonExtensionsNotAllowed         = "ExtensionsNotAllowed"
+	ReasonExtendsInvalid               = "ExtendsInvalid"
+	ReasonExtensionLimitReached        = "ExtensionLimitReached"
 )
 
 // Approval reasons (Approved condition).
@@ -52,6 +70,13 @@ const (
 	ReasonAutoApproved    = "AutoApproved"
 	ReasonDenied          = "Denied"
 	ReasonTimedOut        = "TimedOut"
+	ReasonBreakGlass      = "BreakGlass"
+)
+
+// Break-glass review reasons (Reviewed condition).
+const (
+	ReasonReviewPending = "ReviewPending"
+	ReasonAcknowledged  = "Acknowledged"
 )
 
 // Escalation reasons (Escalated condition).
@@ -70,6 +95,10 @@ const (
 	ReasonPolicyChanged   = "PolicyChanged"
 	ReasonInvalid         = "Invalid"
 	ReasonNotExpired      = "NotExpired"
+	// ReasonScheduled: approved, waiting for spec.startTime.
+	ReasonScheduled = "Scheduled"
+	// ReasonExtended: an approved extension moved another request's expiresAt.
+	ReasonExtended = "Extended"
 )
 
 // Decision reasons (Counted condition on AccessDecision).
@@ -81,11 +110,15 @@ const (
 	ReasonRequestNotPending = "RequestNotPending"
 	ReasonRequestNotFound   = "RequestNotFound"
 	ReasonReviewerMissing   = "ReviewerMissing"
+	ReasonNotBreakGlass     = "NotBreakGlass"
 )
 
 // Policy readiness reasons (Ready condition on ApprovalPolicy).
 const (
 	ReasonPolicyReady = "Ready"
+	// Notification delivery reasons (NotificationsDelivered condition).
+	ReasonDelivered      = "Delivered"
+	ReasonDeliveryFailed = "DeliveryFailed"
 	// ReasonRoleNotFound (shared with requests) is used when a catalog role does not exist.
 )
 
@@ -93,4 +126,5 @@ const (
 var AccessRequestConditions = []string{
 	ConditionValidated, ConditionApproved, ConditionEscalated,
 	ConditionGranted, ConditionExpired, ConditionReady, ConditionStalled,
+	ConditionBreakGlass, ConditionReviewed,
 }

@@ -797,3 +797,77 @@ func TestDecisionsAreSelectableByTheirRequest(t *testing.T) {
 		t.Fatalf("got %d decisions, want only the one for request wanted", len(list.Items))
 	}
 }
+
+func TestIssue7Fields(t *testing.T) {
+	runCreateCases(t, policyBase, "", []validationCase{
+		{name: "rejects allowPersistenceRisk without a reason", mutate: func(o object) {
+			set(o, true, "spec", "entitlements", 0, "allowPersistenceRisk")
+		}, wantErr: []string{"spec.entitlements[0].persistenceRiskReason", "persistenceRiskReason is required when allowPersistenceRisk is true"}},
+		{name: "rejects allowPersistenceRisk with an empty reason", mutate: func(o object) {
+			set(o, true, "spec", "entitlements", 0, "allowPersistenceRisk")
+			set(o, "", "spec", "entitlements", 0, "persistenceRiskReason")
+		}, wantErr: []string{"persistenceRiskReason is required"}},
+		{name: "accepts allowPersistenceRisk with a reason", mutate: func(o object) {
+			set(o, true, "spec", "entitlements", 0, "allowPersistenceRisk")
+			set(o, "migrations create their own Secrets; reviewed in SEC-42", "spec", "entitlements", 0, "persistenceRiskReason")
+		}},
+		{name: "accepts a break-glass entitlement", mutate: func(o object) {
+			set(o, object{"maxDuration": "30m", "notify": []any{"oncall"}}, "spec", "entitlements", 0, "breakGlass")
+		}},
+		{name: "rejects a break-glass maxDuration longer than the entitlement's", mutate: func(o object) {
+			set(o, object{"maxDuration": "2h"}, "spec", "entitlements", 0, "breakGlass")
+		}, wantErr: []string{"spec.entitlements[0].breakGlass.maxDuration", "must not exceed maxDuration"}},
+		{name: "rejects a break-glass without maxDuration", mutate: func(o object) {
+			set(o, object{}, "spec", "entitlements", 0, "breakGlass")
+		}, wantErr: []string{"spec.entitlements[0].breakGlass.maxDuration", required}},
+		{name: "rejects negative maxExtensions", mutate: func(o object) {
+			set(o, -1, "spec", "maxExtensions")
+		}, wantErr: []string{"spec.maxExtensions", "greater than or equal to 0"}},
+		{name: "rejects maxExtensions above 16", mutate: func(o object) {
+			set(o, 17, "spec", "maxExtensions")
+		}, wantErr: []string{"spec.maxExtensions", "less than or equal to 16"}},
+		{name: "accepts a webhook and a slack target", mutate: func(o object) {
+			set(o, []any{
+				object{"name": "audit-hook", "webhook": object{"url": "https://hooks.example.com/rolegate",
+					"signingSecretRef": object{"name": "rolegate-notify", "key": "hmac"}}, "events": []any{"Granted", "Revoked"}},
+				object{"name": "chat", "slack": object{"urlSecretRef": object{"name": "rolegate-notify", "key": "slack-url"}}},
+			}, "spec", "notify")
+		}},
+		{name: "rejects a target with neither webhook nor slack", mutate: func(o object) {
+			set(o, []any{object{"name": "nothing"}}, "spec", "notify")
+		}, wantErr: []string{"spec.notify[0]", "set exactly one of webhook or slack"}},
+		{name: "rejects a target with both webhook and slack", mutate: func(o object) {
+			set(o, []any{object{"name": "both", "webhook": object{"url": "https://a.example"},
+				"slack": object{"urlSecretRef": object{"name": "s", "key": "k"}}}}, "spec", "notify")
+		}, wantErr: []string{"spec.notify[0]", "set exactly one of webhook or slack"}},
+		{name: "rejects a webhook URL that is not http(s)", mutate: func(o object) {
+			set(o, []any{object{"name": "ftp", "webhook": object{"url": "ftp://a.example"}}}, "spec", "notify")
+		}, wantErr: []string{"spec.notify[0].webhook.url", shouldMatch}},
+		{name: "rejects an unknown notification event", mutate: func(o object) {
+			set(o, []any{object{"name": "x", "webhook": object{"url": "https://a.example"}, "events": []any{"Created"}}}, "spec", "notify")
+		}, wantErr: []string{"spec.notify[0].events[0]", unsupported}},
+		{name: "rejects two targets with the same name", mutate: func(o object) {
+			target := object{"name": "x", "webhook": object{"url": "https://a.example"}}
+			set(o, []any{target, target}, "spec", "notify")
+		}, wantErr: []string{"spec.notify[1]", "Duplicate value"}},
+	})
+	ns := newNamespace(t)
+	runCreateCases(t, requestBase, ns, []validationCase{
+		{name: "accepts extends and startTime", mutate: func(o object) {
+			set(o, "ledger-migrate-4711", "spec", "extends")
+			set(o, "2026-12-01T09:00:00Z", "spec", "startTime")
+		}},
+	})
+	t.Run("rejects a request that extends itself", func(t *testing.T) {
+		o := requestBase(t)
+		name := uniqueName(t)
+		set(o, name, "spec", "extends")
+		_, err := createObject(t.Context(), o, name, ns)
+		expectInvalid(t, err, "spec.extends", "a request cannot extend itself")
+	})
+	runCreateCases(t, decisionBase, ns, []validationCase{
+		{name: "accepts an Acknowledge decision", mutate: func(o object) {
+			set(o, "Acknowledge", "spec", "decision")
+		}},
+	})
+}

@@ -62,8 +62,8 @@ func TestRoleRefString(t *testing.T) {
 }
 
 func TestAccessRequestConditionsListsEverySpecCondition(t *testing.T) {
-	// SPEC's six, plus Stalled for kstatus.
-	want := []string{"Validated", "Approved", "Escalated", "Granted", "Expired", "Ready", "Stalled"}
+	// SPEC's six, Stalled for kstatus, and the break-glass pair.
+	want := []string{"Validated", "Approved", "Escalated", "Granted", "Expired", "Ready", "Stalled", "BreakGlass", "Reviewed"}
 	if !slices.Equal(accessv1alpha1.AccessRequestConditions, want) {
 		t.Errorf("AccessRequestConditions = %v, want %v", accessv1alpha1.AccessRequestConditions, want)
 	}

@@ -29,6 +29,9 @@ const (
 	OverdueGrants         = "rolegate_overdue_grants"
 	RevocationLagSeconds  = "rolegate_revocation_lag_seconds"
 	ValidationFailures    = "rolegate_validation_failures_total"
+	BreakGlassTotal       = "rolegate_break_glass_total"
+	UnreviewedBreakGlass  = "rolegate_break_glass_unreviewed"
+	NotificationFailures  = "rolegate_notification_failures_total"
 )
 
 // Names lists every metric rolegate exports, for dashboards and alerts to be
@@ -37,6 +40,7 @@ func Names() []string {
 	return []string{
 		RequestsTotal, TimeToDecisionSeconds, TimeToGrantSeconds, PendingRequests, OldestPendingAge,
 		EscalationsTotal, ActiveGrants, OverdueGrants, RevocationLagSeconds, ValidationFailures,
+		BreakGlassTotal, UnreviewedBreakGlass, NotificationFailures,
 	}
 }
 
@@ -75,6 +79,8 @@ type Recorder struct {
 	escalations    *prometheus.CounterVec
 	revocationLag  prometheus.Histogram
 	validation     *prometheus.CounterVec
+	breakGlass     *prometheus.CounterVec
+	notifyFailures *prometheus.CounterVec
 }
 
 // NewRecorder creates the recorder and registers its metrics.
@@ -97,8 +103,15 @@ func NewRecorder(reg prometheus.Registerer) (*Recorder, error) {
 		validation: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ValidationFailures,
 			Help: "Requests refused by their policy, at admission or by the controller, by reason."},
 			[]string{"reason"}),
+		breakGlass: prometheus.NewCounterVec(prometheus.CounterOpts{Name: BreakGlassTotal,
+			Help: "Break-glass grants: access given at once, without approval, to be reviewed afterwards."},
+			[]string{labelPolicy}),
+		notifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NotificationFailures,
+			Help: "Notifications a target did not accept after every retry."},
+			[]string{labelPolicy, "target"}),
 	}
-	for _, c := range []prometheus.Collector{r.requests, r.timeToDecision, r.timeToGrant, r.escalations, r.revocationLag, r.validation} {
+	for _, c := range []prometheus.Collector{r.requests, r.timeToDecision, r.timeToGrant, r.escalations, r.revocationLag, r.validation,
+		r.breakGlass, r.notifyFailures} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -148,13 +161,27 @@ func (r *Recorder) Rejected(reason string) {
 	}
 }
 
+// BreakGlass counts a break-glass grant.
+func (r *Recorder) BreakGlass(policy string) {
+	if r != nil {
+		r.breakGlass.WithLabelValues(policy).Inc()
+	}
+}
+
+// NotificationFailed counts a notification a target did not accept.
+func (r *Recorder) NotificationFailed(policy, target string) {
+	if r != nil {
+		r.notifyFailures.WithLabelValues(policy, target).Inc()
+	}
+}
+
 // StateCollector computes the gauges from the cache at scrape time.
 type StateCollector struct {
 	Reader  client.Reader
 	Clock   clock.PassiveClock
 	Timeout time.Duration
 
-	pending, oldest, active, overdue *prometheus.Desc
+	pending, oldest, active, overdue, unreviewed *prometheus.Desc
 }
 
 // NewStateCollector creates the scrape-time collector.
@@ -169,6 +196,8 @@ func NewStateCollector(reader client.Reader, clk clock.PassiveClock) *StateColle
 		overdue: prometheus.NewDesc(OverdueGrants,
 			"RoleBindings managed by rolegate whose grant has expired but which still exist; anything above 0 is an incident.",
 			nil, nil),
+		unreviewed: prometheus.NewDesc(UnreviewedBreakGlass,
+			"Break-glass grants no eligible reviewer has acknowledged yet.", []string{labelPolicy}, nil),
 	}
 }
 
@@ -178,6 +207,7 @@ func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.oldest
 	ch <- c.active
 	ch <- c.overdue
+	ch <- c.unreviewed
 }
 
 // Collect implements prometheus.Collector.
@@ -200,6 +230,9 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	for p, n := range s.Active {
 		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(n), p)
 	}
+	for p, n := range s.Unreviewed {
+		ch <- prometheus.MustNewConstMetric(c.unreviewed, prometheus.GaugeValue, float64(n), p)
+	}
 	var bindings rbacv1.RoleBindingList
 	if err := c.Reader.List(ctx, &bindings, client.MatchingLabels{accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
 		ch <- prometheus.NewInvalidMetric(c.overdue, err)
@@ -216,13 +249,19 @@ type Summary struct {
 	Pending       map[PendingKey]int
 	OldestPending map[string]time.Duration
 	Active        map[string]int
+	// Unreviewed counts break-glass requests awaiting acknowledgement.
+	Unreviewed map[string]int
 }
 
 // Summarize groups requests by their Ready reason.
 func Summarize(requests []accessv1alpha1.AccessRequest, now time.Time) Summary {
-	s := Summary{Pending: map[PendingKey]int{}, OldestPending: map[string]time.Duration{}, Active: map[string]int{}}
+	s := Summary{Pending: map[PendingKey]int{}, OldestPending: map[string]time.Duration{}, Active: map[string]int{}, Unreviewed: map[string]int{}}
 	for i := range requests {
 		r := &requests[i]
+		if rev := meta.FindStatusCondition(r.Status.Conditions, accessv1alpha1.ConditionReviewed); rev != nil &&
+			rev.Status != "True" && rev.Reason == accessv1alpha1.ReasonReviewPending {
+			s.Unreviewed[r.Status.Policy]++
+		}
 		ready := meta.FindStatusCondition(r.Status.Conditions, accessv1alpha1.ConditionReady)
 		if ready == nil {
 			continue

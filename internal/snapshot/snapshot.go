@@ -37,6 +37,8 @@ type Snapshot struct {
 	NamespaceLabels map[string]string
 	Decisions       []accessv1alpha1.AccessDecision
 	RoleExists      bool
+	// RoleRisks are the requested role's persistence risks.
+	RoleRisks []policy.Risk
 }
 
 // Read gathers the policies, the namespace's labels, the request's decisions
@@ -107,6 +109,6 @@ func RoleRefExists(ctx context.Context, c client.Reader, ref accessv1alpha1.Role
 func (s *Snapshot) Input(ar *accessv1alpha1.AccessRequest, grantedAt, now time.Time) policy.Input {
 	return policy.Input{
 		Request: ar, Policies: s.Policies, NamespaceLabels: s.NamespaceLabels, Decisions: s.Decisions,
-		RoleExists: s.RoleExists, GrantedAt: grantedAt, Now: now,
+		RoleExists: s.RoleExists, RoleRisks: s.RoleRisks, GrantedAt: grantedAt, Now: now,
 	}
 }
