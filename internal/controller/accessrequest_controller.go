@@ -445,7 +445,8 @@ func (r *AccessRequestReconciler) setVerdict(ctx context.Context, d *accessv1alp
 // SetupWithManager registers the controller and what it watches: its
 // requests, the decisions naming them (by index), the labelled RoleBindings
 // (so drift and orphans are seen), the policies and namespaces (so policy
-// changes cut access), and Roles and ClusterRoles by metadata only.
+// changes cut access), and Roles and ClusterRoles (their rules decide
+// whether a grant may stand).
 func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -460,8 +461,8 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&accessv1alpha1.AccessDecision{}, handler.EnqueueRequestsFromMapFunc(requestForDecision)).
 		Watches(&accessv1alpha1.ApprovalPolicy{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.liveRequestsInNamespace)).
-		WatchesMetadata(&rbacv1.Role{}, handler.EnqueueRequestsFromMapFunc(r.liveRequestsInNamespace)).
-		WatchesMetadata(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
+		Watches(&rbacv1.Role{}, handler.EnqueueRequestsFromMapFunc(r.liveRequestsInNamespace)).
+		Watches(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Complete(r)
 }
