@@ -29,6 +29,11 @@ const (
 	OutcomeRevoked Outcome = "Revoked"
 	// OutcomePolicyChanged: it was granted, and the policy no longer allows it.
 	OutcomePolicyChanged Outcome = "PolicyChanged"
+	// OutcomeScheduled: approved, and its spec.startTime has not come yet.
+	OutcomeScheduled Outcome = "Scheduled"
+	// OutcomeExtended: an approved extension (spec.extends). It holds no
+	// binding of its own; the request it extends carries the grant.
+	OutcomeExtended Outcome = "Extended"
 )
 
 // Input is everything Evaluate needs to know about a request and its world.
@@ -45,6 +50,10 @@ type Input struct {
 	// GrantedAt is the earliest evidence that access was granted; zero if never.
 	GrantedAt time.Time
 	Now       time.Time
+	// Extends is the request named by spec.extends; nil if there is none.
+	Extends *accessv1alpha1.AccessRequest
+	// Extensions are the approved requests that extend this one.
+	Extensions []Extension
 }
 
 // Result is Evaluate's verdict on a request.
@@ -60,6 +69,12 @@ type Result struct {
 	ExpiresAt time.Time
 	// RequeueAfter is when the outcome changes by time alone; zero if never.
 	RequeueAfter time.Duration
+	// StartsAt is when a scheduled grant starts (spec.startTime).
+	StartsAt time.Time
+	// Extensions are the extensions that moved ExpiresAt, in order.
+	Extensions []accessv1alpha1.ExtensionRecord
+	// RefusedExtensions says why an approved extension was not applied.
+	RefusedExtensions map[string]string
 }
 
 // Evaluate decides what a live request's access should be now, from the
@@ -83,6 +98,11 @@ func Evaluate(in Input) Result {
 			r.Violations = append(r.Violations, roleMissing(req))
 		} else if v := riskViolation(req, r.Entitlement, in.RoleRisks); v != nil {
 			r.Violations = append(r.Violations, *v)
+		}
+		if req.Spec.Extends != "" {
+			if v := validateExtends(p, req, in.Extends); v != nil {
+				r.Violations = append(r.Violations, *v)
+			}
 		}
 	}
 	granted := !in.GrantedAt.IsZero()
@@ -116,13 +136,36 @@ func Evaluate(in Input) Result {
 	case StateRevoked:
 		r.Outcome = OutcomeRevoked
 	case StateApproved:
+		if req.Spec.Extends != "" {
+			r.Outcome = OutcomeExtended
+			return r
+		}
+		maxDuration := MaxDuration(r.Entitlement, req)
+		if st := req.Spec.StartTime; st != nil {
+			r.StartsAt = st.Truncate(time.Second)
+			if !granted && in.Now.Before(r.StartsAt) {
+				r.Outcome = OutcomeScheduled
+				r.ExpiresAt = ExpiresAt(r.StartsAt, req.Spec.Duration.Duration, maxDuration)
+				r.RequeueAfter = Until(in.Now, r.StartsAt)
+				break
+			}
+		}
 		r.GrantedAt = in.GrantedAt
 		if !granted {
 			// API timestamps have second precision; starting the grant on a
 			// whole second keeps expiresAt the same after a round trip.
 			r.GrantedAt = in.Now.Truncate(time.Second)
 		}
-		r.ExpiresAt = ExpiresAt(r.GrantedAt, req.Spec.Duration.Duration, r.Entitlement.MaxDuration.Duration)
+		// A scheduled grant runs from its startTime, however late it began.
+		from := r.GrantedAt
+		if !r.StartsAt.IsZero() {
+			from = r.StartsAt
+		}
+		r.ExpiresAt = ExpiresAt(from, req.Spec.Duration.Duration, maxDuration)
+		if len(in.Extensions) > 0 {
+			r.ExpiresAt, r.Extensions, r.RefusedExtensions = applyExtensions(
+				r.ExpiresAt, in.Extensions, r.Policy.Spec.MaxExtensions, r.Entitlement.MaxDuration.Duration)
+		}
 		if in.Now.Before(r.ExpiresAt) {
 			r.Outcome = OutcomeGrant
 			r.RequeueAfter = Until(in.Now, r.ExpiresAt)

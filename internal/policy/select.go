@@ -26,6 +26,7 @@ func (v Violation) Error() string { return v.Field + ": " + v.Message }
 const (
 	FieldPolicy  = "spec.policy"
 	FieldRoleRef = "spec.roleRef"
+	FieldExtends = "spec.extends"
 )
 
 // Governs reports whether the policy's namespaceSelector selects a namespace

@@ -43,6 +43,12 @@ type Tally struct {
 	Verdicts map[string]Verdict
 	// NextChange is when a pending request next escalates or times out; zero if never.
 	NextChange time.Time
+	// BreakGlass is true when the request was approved at once as
+	// break-glass access.
+	BreakGlass bool
+	// Acknowledged is the review of a break-glass grant; nil until an
+	// eligible reviewer acknowledges it.
+	Acknowledged *accessv1alpha1.ApprovalRecord
 }
 
 // TallyInput is what counting needs. The entitlement must be the request's
@@ -92,7 +98,17 @@ func Count(in TallyInput) Tally {
 	if d := in.Policy.Spec.PendingTimeout; d != nil {
 		c.timeoutAt = c.created.Add(d.Duration)
 	}
-	if in.Entitlement.AutoApprove {
+	if BreakGlassOf(in.Entitlement, in.Request) != nil && !in.Entitlement.AutoApprove {
+		first, _ := DecidingTier(in.Policy, c.sens)
+		c.t.State = StateApproved
+		c.t.BreakGlass = true
+		c.t.DecidedAt = c.created
+		c.t.Tier = TierState{Index: first}
+		c.t.Records = append(c.t.Records, accessv1alpha1.ApprovalRecord{
+			Reviewer: AutoApprover(in.Policy), Decision: accessv1alpha1.DecisionApprove,
+			Time: metav1.NewTime(c.created), Comment: "break-glass: granted at once, to be acknowledged by an eligible reviewer",
+		})
+	} else if in.Entitlement.AutoApprove {
 		c.t.State = StateApproved
 		c.t.DecidedAt = c.created
 		c.t.Tier = TierState{Index: -1}
@@ -186,7 +202,7 @@ func (c *tallier) judge(d *accessv1alpha1.AccessDecision, at time.Time) Verdict 
 		return Verdict{Reason: accessv1alpha1.ReasonReviewerMissing,
 			Message: "no reviewer is recorded; create decisions through the API server so that admission records who decided"}
 	}
-	if !c.EndedAt.IsZero() && !at.Before(c.EndedAt) {
+	if !c.EndedAt.IsZero() && !at.Before(c.EndedAt) && d.Spec.Decision != accessv1alpha1.DecisionAcknowledge {
 		return Verdict{Reason: accessv1alpha1.ReasonRequestNotPending,
 			Message: fmt.Sprintf("access already ended at %s", c.EndedAt.UTC().Format(time.RFC3339))}
 	}
@@ -196,8 +212,16 @@ func (c *tallier) judge(d *accessv1alpha1.AccessDecision, at time.Time) Verdict 
 	}
 	self := rev.Username == requester
 
-	if d.Spec.Decision == accessv1alpha1.DecisionRevoke {
+	switch d.Spec.Decision {
+	case accessv1alpha1.DecisionAcknowledge:
+		// A review after the fact: it counts after the access ended, too.
+		return c.judgeAcknowledge(d, rev, self)
+	case accessv1alpha1.DecisionRevoke:
 		return c.judgeRevoke(d, rev, at, self)
+	}
+	if c.t.BreakGlass {
+		return Verdict{Reason: accessv1alpha1.ReasonRequestNotPending,
+			Message: "break-glass access was granted at once; review it with an Acknowledge decision, or end it with Revoke"}
 	}
 	if c.t.State != StatePending {
 		return Verdict{Reason: accessv1alpha1.ReasonRequestNotPending,
@@ -258,6 +282,38 @@ func (c *tallier) judgeRevoke(d *accessv1alpha1.AccessDecision, rev *accessv1alp
 	c.t.State = StateRevoked
 	c.t.DecidedAt = at
 	return Verdict{Counted: true, Reason: accessv1alpha1.ReasonCounted, Message: "grant revoked"}
+}
+
+// judgeAcknowledge counts the review of a break-glass grant by a reviewer
+// eligible for its first deciding tier (or a later one) other than the
+// requester. The first acknowledgement counts; the grant is unaffected.
+func (c *tallier) judgeAcknowledge(d *accessv1alpha1.AccessDecision, rev *accessv1alpha1.UserInfo, self bool) Verdict {
+	if !c.t.BreakGlass {
+		return Verdict{Reason: accessv1alpha1.ReasonNotBreakGlass,
+			Message: "only break-glass grants are acknowledged; use Approve, Deny or Revoke for this request"}
+	}
+	first := c.t.Tier.Index
+	if self {
+		return Verdict{Reason: accessv1alpha1.ReasonSelfApproval,
+			Message: fmt.Sprintf("%s opened this break-glass request and may not review it; %s", rev.Username, c.whoMay(first))}
+	}
+	k, ok := EligibleTier(c.Policy, first, *rev)
+	if !ok {
+		return Verdict{Reason: accessv1alpha1.ReasonNotEligible,
+			Message: fmt.Sprintf("%s may not review this break-glass grant; %s", rev.Username, c.whoMay(first))}
+	}
+	if a := c.t.Acknowledged; a != nil {
+		return Verdict{Reason: accessv1alpha1.ReasonDuplicate,
+			Message: fmt.Sprintf("already acknowledged by %s at %s", a.Reviewer, a.Time.UTC().Format(time.RFC3339))}
+	}
+	rec := accessv1alpha1.ApprovalRecord{
+		Reviewer: rev.Username, Decision: accessv1alpha1.DecisionAcknowledge, Tier: c.Policy.Spec.Approvers[k].Name,
+		Time: d.CreationTimestamp, Comment: d.Spec.Comment, DecisionRef: d.Name,
+	}
+	c.t.Acknowledged = &rec
+	c.t.Records = append(c.t.Records, rec)
+	return Verdict{Counted: true, Reason: accessv1alpha1.ReasonCounted,
+		Message: fmt.Sprintf("break-glass grant acknowledged for tier %s", rec.Tier)}
 }
 
 // whoMay describes who may decide from the given tier on.

@@ -69,15 +69,25 @@ func Validate(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.AccessReques
 	if e == nil {
 		add(accessv1alpha1.ReasonRoleNotInCatalog, FieldRoleRef,
 			"%s is not in the catalog of ApprovalPolicy %q; request one of: %s", req.Spec.RoleRef, p.Name, catalog(p))
+	} else if bg := BreakGlassOf(e, req); bg != nil && req.Spec.Duration.Duration > MaxDuration(e, req) {
+		add(accessv1alpha1.ReasonDurationTooLong, "spec.duration",
+			"%s exceeds the break-glass maxDuration %s of %s in ApprovalPolicy %q; ask for %s or less, "+
+				"or drop the type: break-glass tag to go through approval",
+			req.Spec.Duration.Duration, MaxDuration(e, req), e.RoleRef, p.Name, MaxDuration(e, req))
 	} else if req.Spec.Duration.Duration > e.MaxDuration.Duration {
 		add(accessv1alpha1.ReasonDurationTooLong, "spec.duration",
 			"%s exceeds the maxDuration %s of %s in ApprovalPolicy %q; ask for %s or less",
 			req.Spec.Duration.Duration, e.MaxDuration.Duration, e.RoleRef, p.Name, e.MaxDuration.Duration)
 	}
 
-	if JustificationRequired(p) && strings.TrimSpace(req.Spec.Justification) == "" {
-		add(accessv1alpha1.ReasonJustificationRequired, "spec.justification",
-			"required by ApprovalPolicy %q; say why the access is needed (for example a change ticket)", p.Name)
+	if strings.TrimSpace(req.Spec.Justification) == "" {
+		if BreakGlassOf(e, req) != nil {
+			add(accessv1alpha1.ReasonJustificationRequired, "spec.justification",
+				"break-glass access is granted without approval and always needs a justification; say what the emergency is")
+		} else if JustificationRequired(p) {
+			add(accessv1alpha1.ReasonJustificationRequired, "spec.justification",
+				"required by ApprovalPolicy %q; say why the access is needed (for example a change ticket)", p.Name)
+		}
 	}
 
 	out = append(out, validateTags(p, req)...)
