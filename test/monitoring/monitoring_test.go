@@ -78,6 +78,9 @@ var metricTable = map[string]metricInfo{
 	metrics.OverdueGrants:         {gauge, nil},
 	metrics.RevocationLagSeconds:  {histogram, nil},
 	metrics.ValidationFailures:    {counter, []string{"reason"}},
+	metrics.BreakGlassTotal:       {counter, []string{"policy"}},
+	metrics.UnreviewedBreakGlass:  {gauge, []string{"policy"}},
+	metrics.NotificationFailures:  {counter, []string{"policy", "target"}},
 }
 
 // labelValues lists the closed sets of label values internal/metrics exports
@@ -606,11 +609,17 @@ func gatherMetrics(t *testing.T) map[string]metricInfo {
 	rec.Escalated("p", "a", "b")
 	rec.Revoked(time.Second)
 	rec.Rejected("r")
+	rec.BreakGlass("p")
+	rec.NotificationFailed("p", "slack")
 	now := time.Now()
+	unreviewed := requestWithReason(accessv1alpha1.ReasonGranted, now.Add(-time.Hour))
+	unreviewed.Status.Conditions = append(unreviewed.Status.Conditions,
+		metav1.Condition{Type: accessv1alpha1.ConditionReviewed, Status: metav1.ConditionFalse, Reason: accessv1alpha1.ReasonReviewPending})
 	reader := stateReader{
 		requests: []accessv1alpha1.AccessRequest{
 			requestWithReason(accessv1alpha1.ReasonPendingApproval, now.Add(-time.Hour)),
 			requestWithReason(accessv1alpha1.ReasonGranted, now.Add(-time.Hour)),
+			unreviewed,
 		},
 		bindings: []rbacv1.RoleBinding{{ObjectMeta: metav1.ObjectMeta{
 			Labels:      map[string]string{accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue},
