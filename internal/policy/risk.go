@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
 
 // Risk is a rule of a catalog role that lets a subject outlive its grant
@@ -20,27 +22,43 @@ func (r Risk) String() string {
 		r.Rule.APIGroups, r.Rule.Resources, r.Rule.Verbs, r.Why)
 }
 
-// persistentCreates are resources whose creation hands out credentials or
-// access that outlive the grant.
-var persistentCreates = map[string]string{
-	"serviceaccounts/token":      "can mint service account tokens that outlive the grant",
-	"secrets":                    "can create Secrets, including long-lived service account tokens",
-	"rolebindings":               "can create RoleBindings that outlive the grant",
-	"clusterrolebindings":        "can create ClusterRoleBindings that outlive the grant",
-	"certificatesigningrequests": "can request client certificates that outlive the grant",
+// sensitiveResource is a resource whose write lets its writer outlive or
+// widen a grant, in the API group that serves it.
+type sensitiveResource struct {
+	group, resource string
+	verbs           []string
+	why             string
 }
-
-// admissionResources are webhook configurations whose change lets a subject
-// intercept or rewrite what the API server admits.
-var admissionResources = []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}
 
 var writeVerbs = []string{"create", "update", "patch", "delete", "deletecollection"}
 
+// sensitiveResources are checked in order; a rule is reported once per
+// resource it matches.
+var sensitiveResources = []sensitiveResource{
+	{"", "serviceaccounts/token", []string{"create"}, "can mint service account tokens that outlive the grant"},
+	{"", "secrets", []string{"create"}, "can create Secrets, including long-lived service account tokens"},
+	{rbacv1.GroupName, "rolebindings", []string{"create"}, "can create RoleBindings that outlive the grant"},
+	{rbacv1.GroupName, "rolebindings", []string{"update", "patch"},
+		"can add subjects to existing RoleBindings, which outlive the grant"},
+	{rbacv1.GroupName, "clusterrolebindings", []string{"create"}, "can create ClusterRoleBindings that outlive the grant"},
+	{rbacv1.GroupName, "clusterrolebindings", []string{"update", "patch"},
+		"can add subjects to existing ClusterRoleBindings, which outlive the grant"},
+	{"certificates.k8s.io", "certificatesigningrequests", []string{"create"},
+		"can request client certificates that outlive the grant"},
+	{"admissionregistration.k8s.io", "mutatingwebhookconfigurations", writeVerbs,
+		"can change mutatingwebhookconfigurations, and so what the API server admits"},
+	{"admissionregistration.k8s.io", "validatingwebhookconfigurations", writeVerbs,
+		"can change validatingwebhookconfigurations, and so what the API server admits"},
+}
+
 // PersistenceRisks lists the rules that let a holder make a grant permanent
-// or wider: bind, escalate or impersonate; creating tokens, Secrets,
-// (Cluster)RoleBindings or CertificateSigningRequests; writing webhook
-// configurations; wildcard verbs or resources. Non-resource rules carry no
-// such risk.
+// or wider: the bind, escalate or impersonate verbs; creating service
+// account tokens, Secrets, RoleBindings, ClusterRoleBindings or
+// CertificateSigningRequests, or adding subjects to existing bindings;
+// writing webhook configurations; a wildcard verb or resource. A rule
+// matters for a resource only when its apiGroups hold the resource's group
+// (or "*"): creating "secrets" of some other API group is harmless.
+// Non-resource rules carry no such risk.
 func PersistenceRisks(rules []rbacv1.PolicyRule) []Risk {
 	var out []Risk
 	for _, r := range rules {
@@ -61,21 +79,27 @@ func PersistenceRisks(rules []rbacv1.PolicyRule) []Risk {
 				add(fmt.Sprintf("has the %s verb, which widens access beyond the role", v))
 			}
 		}
-		if slices.Contains(r.Verbs, "create") {
-			for _, res := range r.Resources {
-				if why, ok := persistentCreates[res]; ok {
-					add(why)
-				}
-			}
-		}
-		for _, res := range r.Resources {
-			writes := slices.ContainsFunc(r.Verbs, func(v string) bool { return slices.Contains(writeVerbs, v) })
-			if slices.Contains(admissionResources, res) && writes {
-				add("can change " + res + ", and so what the API server admits")
+		for _, s := range sensitiveResources {
+			if coversGroup(r, s.group) && coversResource(r, s.resource) &&
+				slices.ContainsFunc(r.Verbs, func(v string) bool { return slices.Contains(s.verbs, v) }) {
+				add(s.why)
 			}
 		}
 	}
 	return out
+}
+
+func coversGroup(r rbacv1.PolicyRule, group string) bool {
+	return slices.Contains(r.APIGroups, group) || slices.Contains(r.APIGroups, rbacv1.APIGroupAll)
+}
+
+// coversResource matches as the RBAC authorizer does: the resource itself,
+// or "*/sub" for a subresource sub of any resource.
+func coversResource(r rbacv1.PolicyRule, resource string) bool {
+	_, sub, hasSub := strings.Cut(resource, "/")
+	return slices.ContainsFunc(r.Resources, func(res string) bool {
+		return res == resource || (hasSub && res == "*/"+sub)
+	})
 }
 
 // DescribeRisks renders risks for a condition message.
@@ -85,4 +109,10 @@ func DescribeRisks(role string, risks []Risk) string {
 		parts = append(parts, r.String())
 	}
 	return role + ": " + strings.Join(parts, "; ")
+}
+
+// RiskViolation is the violation Evaluate reports for a request whose role
+// has risks the entitlement does not accept; nil if there is none.
+func RiskViolation(req *accessv1alpha1.AccessRequest, e *accessv1alpha1.Entitlement, risks []Risk) *Violation {
+	return riskViolation(req, e, risks)
 }
