@@ -6,10 +6,13 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -42,9 +45,10 @@ type Snapshot struct {
 }
 
 // Read gathers the policies, the namespace's labels, the request's decisions
-// (through DecisionRequestIndex) and whether the requested role exists. The
-// reader must serve DecisionRequestIndex and metadata-only reads of Roles
-// and ClusterRoles, as the manager's cache does.
+// (through DecisionRequestIndex), and whether the requested role exists and
+// what persistence risks its rules carry (see RoleRules). The reader must
+// serve DecisionRequestIndex and full reads of Roles and ClusterRoles, as
+// the manager's cache does.
 func Read(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest) (*Snapshot, error) {
 	s := &Snapshot{}
 	var policies accessv1alpha1.ApprovalPolicyList
@@ -62,9 +66,12 @@ func Read(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest
 		return nil, err
 	}
 	s.Decisions = decisions
-	if s.RoleExists, err = RoleExists(ctx, c, ar); err != nil {
+	rules, found, err := RoleRules(ctx, c, ar.Spec.RoleRef, ar.Namespace)
+	if err != nil {
 		return nil, err
 	}
+	s.RoleExists = found
+	s.RoleRisks = policy.PersistenceRisks(rules)
 	return s, nil
 }
 
@@ -78,31 +85,103 @@ func Decisions(ctx context.Context, c client.Reader, namespace, request string) 
 }
 
 // RoleExists reports whether the request's Role (in its namespace) or
-// ClusterRole exists, reading metadata only.
+// ClusterRole exists.
 func RoleExists(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest) (bool, error) {
 	return RoleRefExists(ctx, c, ar.Spec.RoleRef, ar.Namespace)
 }
 
 // RoleRefExists reports whether a ClusterRole, or a Role in namespace,
-// exists, reading metadata only.
+// exists. It reads the full object, as RoleRules does, so that a cache
+// holds one informer per kind.
 func RoleRefExists(ctx context.Context, c client.Reader, ref accessv1alpha1.RoleRef, namespace string) (bool, error) {
-	obj := &metav1.PartialObjectMetadata{}
+	_, found, err := getRole(ctx, c, ref, namespace)
+	return found, err
+}
+
+// RoleRules returns the rules of a ClusterRole, or of a Role in namespace,
+// and whether the role exists. For a ClusterRole with an aggregationRule
+// they are the union of its own rules and the rules of every ClusterRole
+// that any of its clusterRoleSelectors matches, followed recursively: a
+// cluster's aggregation controller writes those rules into the ClusterRole,
+// and a reader that runs none (envtest, or the ClusterRole applied a moment
+// ago) must judge it the same. The reader must serve full reads of Roles
+// and lists of ClusterRoles by label.
+func RoleRules(ctx context.Context, c client.Reader, ref accessv1alpha1.RoleRef, namespace string) ([]rbacv1.PolicyRule, bool, error) {
+	obj, found, err := getRole(ctx, c, ref, namespace)
+	if err != nil || !found {
+		return nil, found, err
+	}
+	cr, ok := obj.(*rbacv1.ClusterRole)
+	if !ok {
+		return obj.(*rbacv1.Role).Rules, true, nil
+	}
+	rules, err := aggregatedRules(ctx, c, cr)
+	if err != nil {
+		return nil, true, err
+	}
+	return rules, true, nil
+}
+
+func getRole(ctx context.Context, c client.Reader, ref accessv1alpha1.RoleRef, namespace string) (client.Object, bool, error) {
+	var obj client.Object
 	key := types.NamespacedName{Name: ref.Name}
 	if ref.Kind == accessv1alpha1.RoleKindClusterRole {
-		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("ClusterRole"))
+		obj = &rbacv1.ClusterRole{}
 	} else {
-		obj.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind("Role"))
+		obj = &rbacv1.Role{}
 		key.Namespace = namespace
 	}
 	err := c.Get(ctx, key, obj)
 	switch {
 	case err == nil:
-		return true, nil
+		return obj, true, nil
 	case apierrors.IsNotFound(err):
-		return false, nil
+		return nil, false, nil
 	default:
-		return false, fmt.Errorf("reading %s: %w", ref, err)
+		return nil, false, fmt.Errorf("reading %s: %w", ref, err)
 	}
+}
+
+// aggregatedRules is the union of root's rules and those of the
+// ClusterRoles it aggregates, each ClusterRole visited once.
+func aggregatedRules(ctx context.Context, c client.Reader, root *rbacv1.ClusterRole) ([]rbacv1.PolicyRule, error) {
+	rules := slices.Clone(root.Rules)
+	seen := map[string]bool{root.Name: true}
+	queue := []*rbacv1.ClusterRole{root}
+	for len(queue) > 0 {
+		cr := queue[0]
+		queue = queue[1:]
+		if cr.AggregationRule == nil {
+			continue
+		}
+		for _, sel := range cr.AggregationRule.ClusterRoleSelectors {
+			selector, err := metav1.LabelSelectorAsSelector(&sel)
+			if err != nil {
+				return nil, fmt.Errorf("ClusterRole %s: aggregationRule: %w", cr.Name, err)
+			}
+			var list rbacv1.ClusterRoleList
+			if err := c.List(ctx, &list, client.MatchingLabelsSelector{Selector: selector}); err != nil {
+				return nil, fmt.Errorf("listing the ClusterRoles that %s aggregates: %w", cr.Name, err)
+			}
+			slices.SortFunc(list.Items, func(a, b rbacv1.ClusterRole) int { return strings.Compare(a.Name, b.Name) })
+			for i := range list.Items {
+				child := &list.Items[i]
+				if seen[child.Name] {
+					continue
+				}
+				seen[child.Name] = true
+				// A cluster's aggregation controller has already copied
+				// the child's rules into the parent: list each rule once.
+				for _, r := range child.Rules {
+					if !slices.ContainsFunc(rules, func(have rbacv1.PolicyRule) bool { return equality.Semantic.DeepEqual(have, r) }) {
+						rules = append(rules, r)
+					}
+				}
+				queue = append(queue, child)
+			}
+		}
+	}
+	return rules, nil
 }
 
 // Input turns the snapshot into policy.Evaluate's input.
