@@ -527,6 +527,7 @@ func TestExprChecker(t *testing.T) {
 		{"accepts an alternation of exported outcome values", `sum(rate(rolegate_requests_total{outcome=~"denied|timed_out"}[5m]))`},
 		{"does not read metric names inside label values", `rolegate_pending_requests{tier="rolegate_not_a_metric"}`},
 		{"accepts absent over a label-less gauge", `absent(rolegate_overdue_grants)`},
+		{"accepts unless, offset and an empty on ()", `sum by (policy, target) (rolegate_notification_failures_total unless rolegate_notification_failures_total offset 15m) and on () count(rolegate_overdue_grants offset 15m)`},
 	}
 	for _, tc := range good {
 		t.Run(tc.name, func(t *testing.T) {
@@ -544,6 +545,7 @@ func TestExprChecker(t *testing.T) {
 		{"rejects a _bucket suffix on a counter", `rate(rolegate_requests_total_bucket[5m])`, "not a histogram"},
 		{"rejects a matcher on a label the metric does not carry", `rolegate_overdue_grants{policy="p"}`, `has no label "policy"`},
 		{"rejects a by label the metric does not carry", `sum by (tier) (rolegate_active_grants)`, `has no label "tier"`},
+		{"rejects a target label on break-glass grants", `sum by (target) (rate(rolegate_break_glass_total[5m]))`, `has no label "target"`},
 		{"rejects le outside a _bucket series", `sum by (le) (rate(rolegate_time_to_grant_seconds_count[5m]))`, `has no label "le"`},
 		{"rejects a without label the metric does not carry", `sum without (outcome) (rolegate_pending_requests)`, `has no label "outcome"`},
 		{"rejects an outcome value internal/metrics does not export", `rolegate_requests_total{outcome="approved"}`, "is not a value"},
@@ -800,6 +802,9 @@ func TestDashboard(t *testing.T) {
 		{"active grants", "rolegate_active_grants"},
 		{"revocation lag p99", "histogram_quantile(0.99, sum by (le) (rate(rolegate_revocation_lag_seconds_bucket"},
 		{"validation failures by reason", "by (reason) (rate(rolegate_validation_failures_total"},
+		{"unreviewed break-glass grants", "rolegate_break_glass_unreviewed"},
+		{"break-glass grants by policy", "by (policy) (rate(rolegate_break_glass_total"},
+		{"notification failures by policy and target", "by (policy, target) (rate(rolegate_notification_failures_total"},
 	}
 	for _, v := range views {
 		t.Run("shows "+v.name, func(t *testing.T) {
@@ -821,16 +826,37 @@ func TestDashboard(t *testing.T) {
 		}
 		return steps
 	}
-	t.Run("shows overdue grants as a stat that turns red above zero", func(t *testing.T) {
+	// statOf is the first stat panel whose queries name metric.
+	statOf := func(metric string) map[string]any {
 		for _, p := range panels {
-			if digString(p, "type") == "stat" && strings.Contains(exprsOf(p), metrics.OverdueGrants) {
-				if c := thresholdSteps(p)[1]; c != "red" {
-					t.Errorf("overdue grants stat thresholds %v, want red from 1", thresholdSteps(p))
-				}
-				return
+			if digString(p, "type") == "stat" && strings.Contains(exprsOf(p), metric) {
+				return p
 			}
 		}
-		t.Error("no stat panel queries " + metrics.OverdueGrants)
+		return nil
+	}
+	for _, metric := range []string{metrics.OverdueGrants, metrics.UnreviewedBreakGlass} {
+		t.Run("shows "+metric+" as a stat in the first row that turns red above zero", func(t *testing.T) {
+			p := statOf(metric)
+			if p == nil {
+				t.Fatal("no stat panel queries " + metric)
+			}
+			if c := thresholdSteps(p)[1]; c != "red" {
+				t.Errorf("%s stat thresholds %v, want red from 1", metric, thresholdSteps(p))
+			}
+			if y, _ := dig(p, "gridPos", "y").(float64); y > 1 {
+				t.Errorf("%s stat is at y=%v, want it in the first row (y=1)", metric, y)
+			}
+		})
+	}
+	t.Run("does not let the policy filter hide unreviewed break-glass grants", func(t *testing.T) {
+		p := statOf(metrics.UnreviewedBreakGlass)
+		if p == nil {
+			t.Fatal("no stat panel queries " + metrics.UnreviewedBreakGlass)
+		}
+		if e := exprsOf(p); strings.Contains(e, "$policy") {
+			t.Errorf("unreviewed break-glass stat %q is filtered by $policy", e)
+		}
 	})
 	t.Run("marks the oldest pending age threshold", func(t *testing.T) {
 		for _, p := range panels {
@@ -858,6 +884,8 @@ func TestPrometheusRule(t *testing.T) {
 		{"RolegateEscalationRateHigh", "warning", "30m"},
 		{"RolegateRevocationLagHigh", "warning", ""},
 		{"RolegateMetricsAbsent", "warning", "10m"},
+		{"RolegateBreakGlassUnreviewed", "warning", "1h"},
+		{"RolegateNotificationFailures", "warning", ""},
 	}
 	t.Run("defines the expected alerts with their severities and for durations", func(t *testing.T) {
 		byName := map[string]alertRule{}
@@ -929,6 +957,39 @@ func TestPrometheusRule(t *testing.T) {
 						t.Errorf("%s: annotation %s uses $labels.%s, but the expression keeps only %v", a.name, k, m[1], kept)
 					}
 				}
+			}
+		}
+	})
+
+	alertNamed := func(name string) alertRule {
+		t.Helper()
+		for _, a := range alerts {
+			if a.name == name {
+				return a
+			}
+		}
+		t.Fatalf("no alert %s", name)
+		return alertRule{}
+	}
+	t.Run("alerts on any unreviewed break-glass grant and tells how to acknowledge it", func(t *testing.T) {
+		a := alertNamed("RolegateBreakGlassUnreviewed")
+		if want := "max by (policy) (" + metrics.UnreviewedBreakGlass + ") > 0"; strings.TrimSpace(a.expr) != want {
+			t.Errorf("expr %q, want %q", a.expr, want)
+		}
+		for _, want := range []string{"kubectl rolegate ack", "decision: Acknowledge", "kubectl rolegate report"} {
+			if !strings.Contains(a.annots["description"], want) {
+				t.Errorf("description does not mention %q", want)
+			}
+		}
+	})
+	t.Run("alerts on notification failures within 15m, including a target's first failure", func(t *testing.T) {
+		a := alertNamed("RolegateNotificationFailures")
+		for _, want := range []string{
+			"increase(" + metrics.NotificationFailures + "[15m])) > 0",
+			metrics.NotificationFailures + " unless " + metrics.NotificationFailures + " offset 15m",
+		} {
+			if !strings.Contains(a.expr, want) {
+				t.Errorf("expr %q lacks %q", a.expr, want)
 			}
 		}
 	})
