@@ -41,15 +41,24 @@ func newReportCmd(f clientFactory, streams genericiooptions.IOStreams, now func(
 		Long: `Summarize AccessRequests and rolegate's RoleBindings per ApprovalPolicy, read
 straight from the cluster (no Prometheus needed).
 
+Break-glass grants that no eligible reviewer has acknowledged yet are listed
+first, one line each, whatever their age: namespace/name, policy, service
+account, role, requester, the tier that reviews them, when access was granted
+and how long ago. A reviewer acknowledges one with
+  kubectl rolegate ack NAME -n NAMESPACE -m COMMENT
+
 Over the requests created within --since:
-  REQUESTS, APPROVED (approved or auto-approved, including grants that ended
-  since), DENIED, TIMED-OUT, INVALID, ESCALATED (Escalated=True), ESC-RATE
-  (escalated / requests an approver tier reviewed), APPROVAL-P50/-P95 (time
-  from creation to approval, nearest rank: 0 for auto-approved requests,
-  otherwise the time of the last counted approval in status.approvals).
+  REQUESTS, APPROVED (approved, auto-approved or break-glass, including grants
+  that ended since), DENIED, TIMED-OUT, INVALID, ESCALATED (Escalated=True),
+  ESC-RATE (escalated / requests an approver tier reviewed), APPROVAL-P50/-P95
+  (time from creation to approval, nearest rank: 0 for auto-approved
+  requests, otherwise the time of the last counted approval in
+  status.approvals; break-glass grants are not approved and not counted),
+  BREAK-GLASS (granted at once without approval).
 As of now, whatever the request's age:
   ACTIVE (Ready reason Granted), OVERDUE (managed RoleBindings whose
-  expires-at annotation has passed), PENDING and OLDEST-PENDING.
+  expires-at annotation has passed), PENDING, OLDEST-PENDING and UNREVIEWED
+  (break-glass grants awaiting an Acknowledge decision).
 
 Requests without a policy are listed under (none); managed RoleBindings whose
 request no longer exists under (orphaned). Empty figures show as "-".`,

@@ -122,14 +122,72 @@ func TestReportPrintsOneRowPerPolicyAndATotal(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Join([]string{
-		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING",
-		"payments   3          2          0        0           0         1           50%        0s             12m            2        1         1         2h",
-		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -",
-		"TOTAL      4          2          0        0           1         1           50%        0s             12m            2        1         1         2h",
+		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED",
+		"payments   3          2          0        0           0         1           50%        0s             12m            2        1         1         2h               0             0",
+		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -                0             0",
+		"TOTAL      4          2          0        0           1         1           50%        0s             12m            2        1         1         2h               0             0",
 		"",
 	}, "\n")
 	if out != want {
 		t.Errorf("table:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// breakGlassRequest is a break-glass grant of Role/db-migrator in ns, made
+// age ago by carol, that tier app-owners has not acknowledged yet.
+func breakGlassRequest(ns, name string, age time.Duration) *accessv1alpha1.AccessRequest {
+	r := request(ns, name, ns, age,
+		condition(accessv1alpha1.ConditionApproved, metav1.ConditionTrue, accessv1alpha1.ReasonBreakGlass),
+		condition(accessv1alpha1.ConditionBreakGlass, metav1.ConditionTrue, accessv1alpha1.ReasonBreakGlass),
+		condition(accessv1alpha1.ConditionReviewed, metav1.ConditionFalse, accessv1alpha1.ReasonReviewPending),
+		condition(accessv1alpha1.ConditionReady, metav1.ConditionTrue, accessv1alpha1.ReasonGranted))
+	r.Spec.RoleRef = accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindRole, Name: "db-migrator"}
+	r.Spec.Requester = &accessv1alpha1.Requester{UserInfo: accessv1alpha1.UserInfo{Username: "carol"}}
+	r.Status.Tier = "app-owners"
+	r.Status.GrantedAt = &r.CreationTimestamp
+	return r
+}
+
+func TestReportListsUnreviewedBreakGlassBeforeTheTable(t *testing.T) {
+	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(append(fixture(),
+		breakGlassRequest("payments", "hotfix", 40*time.Minute),
+		breakGlassRequest("ledger", "ledger-hotfix", 2*time.Hour))...).Build()
+
+	out, _, err := runReport(t, &fakeFactory{c: c, ns: "payments"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"UNREVIEWED BREAK-GLASS: 1 grant(s) given without approval that no reviewer has acknowledged yet.",
+		"A reviewer of the TIER shown, or of a later tier, acknowledges each with: kubectl rolegate ack NAME -n NAMESPACE -m COMMENT",
+		"REQUEST           POLICY     SERVICEACCOUNT   ROLE               REQUESTER   TIER         GRANTED-AT             SINCE-GRANT",
+		"payments/hotfix   payments   payments/app     Role/db-migrator   carol       app-owners   2026-05-01T11:20:00Z   40m",
+		"",
+		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED",
+		"payments   4          3          0        0           0         1           50%        0s             12m            3        1         1         2h               1             1",
+		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -                0             0",
+		"TOTAL      5          3          0        0           1         1           50%        0s             12m            3        1         1         2h               1             1",
+		"",
+	}, "\n")
+	if out != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out, want)
+	}
+
+	// -A lists every namespace's, longest since grant first, also as JSON.
+	out, _, err = runReport(t, &fakeFactory{c: c}, "-A", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var names []string
+	for _, bg := range rep.UnreviewedBreakGlassRequests {
+		names = append(names, bg.Namespace+"/"+bg.Name)
+	}
+	if strings.Join(names, ",") != "ledger/ledger-hotfix,payments/hotfix" || rep.Total.UnreviewedBreakGlass != 2 {
+		t.Errorf("unreviewed break-glass %v (total %d), want ledger/ledger-hotfix,payments/hotfix (2)", names, rep.Total.UnreviewedBreakGlass)
 	}
 }
 

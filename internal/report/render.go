@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,17 +14,35 @@ import (
 // Columns are the table's headers, in order.
 var Columns = []string{
 	"POLICY", "REQUESTS", "APPROVED", "DENIED", "TIMED-OUT", "INVALID", "ESCALATED", "ESC-RATE",
-	"APPROVAL-P50", "APPROVAL-P95", "ACTIVE", "OVERDUE", "PENDING", "OLDEST-PENDING",
+	"APPROVAL-P50", "APPROVAL-P95", "ACTIVE", "OVERDUE", "PENDING", "OLDEST-PENDING", "BREAK-GLASS", "UNREVIEWED",
+}
+
+// BreakGlassColumns are the headers of the list of unreviewed break-glass
+// grants, in order.
+var BreakGlassColumns = []string{
+	"REQUEST", "POLICY", "SERVICEACCOUNT", "ROLE", "REQUESTER", "TIER", "GRANTED-AT", "SINCE-GRANT",
 }
 
 // empty is how a figure with nothing to measure is shown.
 const empty = "-"
 
 // WriteTable prints the report as a kubectl-style table: one row per
-// policy and a TOTAL row.
+// policy and a TOTAL row. Break-glass grants that await review come first,
+// one line each, so that nobody reading the report can miss them.
 func WriteTable(w io.Writer, r Report) error {
-	// The same settings as kubectl's printers.GetNewTabWriter.
+	// The same settings as kubectl's printers.GetNewTabWriter. A line
+	// without tabs ends a block of aligned columns, so the list and the
+	// table are aligned separately.
 	tw := tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)
+	if n := len(r.UnreviewedBreakGlassRequests); n > 0 {
+		fmt.Fprintf(tw, "UNREVIEWED BREAK-GLASS: %d grant(s) given without approval that no reviewer has acknowledged yet.\n", n)
+		fmt.Fprintln(tw, "A reviewer of the TIER shown, or of a later tier, acknowledges each with: kubectl rolegate ack NAME -n NAMESPACE -m COMMENT")
+		fmt.Fprintln(tw, strings.Join(BreakGlassColumns, "\t"))
+		for _, bg := range r.UnreviewedBreakGlassRequests {
+			fmt.Fprintln(tw, strings.Join(breakGlassCells(bg), "\t"))
+		}
+		fmt.Fprintln(tw)
+	}
 	fmt.Fprintln(tw, strings.Join(Columns, "\t"))
 	for _, row := range r.Policies {
 		fmt.Fprintln(tw, strings.Join(cells(row), "\t"))
@@ -39,7 +58,18 @@ func cells(r Row) []string {
 		fmt.Sprint(r.Invalid), fmt.Sprint(r.Escalated), rate(r.EscalationRate),
 		seconds(r.TimeToApprovalP50Seconds), seconds(r.TimeToApprovalP95Seconds),
 		fmt.Sprint(r.ActiveGrants), fmt.Sprint(r.OverdueGrants), fmt.Sprint(r.Pending),
-		seconds(r.OldestPendingSeconds),
+		seconds(r.OldestPendingSeconds), fmt.Sprint(r.BreakGlass), fmt.Sprint(r.UnreviewedBreakGlass),
+	}
+}
+
+func breakGlassCells(bg BreakGlassRequest) []string {
+	grantedAt := empty
+	if bg.GrantedAt != nil {
+		grantedAt = bg.GrantedAt.UTC().Format(time.RFC3339)
+	}
+	return []string{
+		bg.Namespace + "/" + bg.Name, bg.Policy, bg.ServiceAccount, bg.Role,
+		cmp.Or(bg.Requester, empty), cmp.Or(bg.Tier, empty), grantedAt, seconds(bg.SinceGrantSeconds),
 	}
 }
 

@@ -32,6 +32,15 @@
 //   - Active, Pending and OldestPending describe now, not the window: every
 //     request whose Ready reason is Granted / PendingApproval counts, however
 //     old (they are computed by metrics.Summarize, like the gauges).
+//   - BreakGlass: the BreakGlass condition is True (access granted at once,
+//     without approval). A break-glass grant also counts as Approved, since
+//     it was granted, but not in the time to approval: nobody approved it.
+//   - Unreviewed break-glass: now, whatever the request's age, the requests
+//     whose Reviewed condition is False with reason ReviewPending, i.e. no
+//     eligible reviewer has acknowledged them (metrics.Summarize, like the
+//     rolegate_break_glass_unreviewed gauge). A grant that has ended since
+//     still counts: the review is owed all the same. Each one is also listed
+//     in Report.UnreviewedBreakGlassRequests.
 //   - Overdue: managed RoleBindings whose access.rolegate.dev/expires-at
 //     annotation is in the past (metrics.CountOverdue), under the policy of
 //     the request named by their access.rolegate.dev/request label. A
@@ -79,6 +88,30 @@ type Report struct {
 	// Total sums the rows; its percentiles and oldest pending age are taken
 	// over all requests, not averaged.
 	Total Row `json:"total"`
+	// UnreviewedBreakGlassRequests lists every break-glass grant that awaits
+	// review, whenever it was created, longest-waiting first; never null.
+	UnreviewedBreakGlassRequests []BreakGlassRequest `json:"unreviewedBreakGlassRequests"`
+}
+
+// BreakGlassRequest is a break-glass grant that no eligible reviewer has
+// acknowledged yet.
+type BreakGlassRequest struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Policy    string `json:"policy"`
+	// ServiceAccount is namespace/name of the service account that got access.
+	ServiceAccount string `json:"serviceAccount"`
+	// Role is Kind/name of the granted role.
+	Role      string `json:"role"`
+	Requester string `json:"requester"`
+	// Tier is the approver tier whose reviewers (or a later tier's) may
+	// acknowledge the grant.
+	Tier string `json:"tier"`
+	// GrantedAt is when the RoleBinding was first created; null when the
+	// grant never took effect.
+	GrantedAt *time.Time `json:"grantedAt"`
+	// SinceGrantSeconds is how long ago GrantedAt was; null with it.
+	SinceGrantSeconds *float64 `json:"sinceGrantSeconds"`
 }
 
 // Row is the report for one policy. Durations are in seconds; a null
@@ -103,6 +136,10 @@ type Row struct {
 	OverdueGrants            int      `json:"overdueGrants"`
 	Pending                  int      `json:"pending"`
 	OldestPendingSeconds     *float64 `json:"oldestPendingSeconds"`
+	// BreakGlass counts break-glass grants among the requests in the window.
+	BreakGlass int `json:"breakGlass"`
+	// UnreviewedBreakGlass counts break-glass grants awaiting review now.
+	UnreviewedBreakGlass int `json:"unreviewedBreakGlass"`
 }
 
 // acc gathers a row before its percentiles are taken.
@@ -166,6 +203,9 @@ func Build(requests []accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBindin
 				a.Escalated++
 			}
 		}
+		if meta.IsStatusConditionTrue(conds, accessv1alpha1.ConditionBreakGlass) {
+			a.BreakGlass++
+		}
 	}
 
 	s := metrics.Summarize(requests, now)
@@ -178,6 +218,9 @@ func Build(requests []accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBindin
 	}
 	for p, n := range s.Active {
 		row(p).ActiveGrants += n
+	}
+	for p, n := range s.Unreviewed {
+		row(p).UnreviewedBreakGlass += n
 	}
 
 	policyOf := map[string]string{}
@@ -200,7 +243,8 @@ func Build(requests []accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBindin
 		}
 	}
 
-	rep := Report{GeneratedAt: now, SinceSeconds: int64(max(since, 0) / time.Second), Policies: []Row{}}
+	rep := Report{GeneratedAt: now, SinceSeconds: int64(max(since, 0) / time.Second), Policies: []Row{},
+		UnreviewedBreakGlassRequests: unreviewedBreakGlass(requests, now)}
 	total := &acc{Row: Row{Policy: Total}}
 	for _, a := range rows {
 		total.add(a)
@@ -235,6 +279,8 @@ func (t *acc) add(a *acc) {
 	t.ActiveGrants += a.ActiveGrants
 	t.OverdueGrants += a.OverdueGrants
 	t.Pending += a.Pending
+	t.BreakGlass += a.BreakGlass
+	t.UnreviewedBreakGlass += a.UnreviewedBreakGlass
 	t.approvals = append(t.approvals, a.approvals...)
 	if a.hasOldest {
 		t.oldest, t.hasOldest = max(t.oldest, a.oldest), true
@@ -259,6 +305,52 @@ func (a *acc) finish() Row {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// awaitingReview is the test metrics.Summarize applies for
+// rolegate_break_glass_unreviewed: Reviewed is not True and its reason is
+// ReviewPending.
+func awaitingReview(r *accessv1alpha1.AccessRequest) bool {
+	c := meta.FindStatusCondition(r.Status.Conditions, accessv1alpha1.ConditionReviewed)
+	return c != nil && c.Status != metav1.ConditionTrue && c.Reason == accessv1alpha1.ReasonReviewPending
+}
+
+// unreviewedBreakGlass lists the break-glass grants awaiting review, the
+// longest-waiting first; grants that never took effect come last.
+func unreviewedBreakGlass(requests []accessv1alpha1.AccessRequest, now time.Time) []BreakGlassRequest {
+	out := []BreakGlassRequest{}
+	for i := range requests {
+		r := &requests[i]
+		if !awaitingReview(r) {
+			continue
+		}
+		bg := BreakGlassRequest{
+			Namespace: r.Namespace, Name: r.Name, Policy: cmp.Or(r.Status.Policy, NoPolicy),
+			ServiceAccount: cmp.Or(r.Spec.ServiceAccount.Namespace, r.Namespace) + "/" + r.Spec.ServiceAccount.Name,
+			Role:           r.Spec.RoleRef.String(),
+			Tier:           r.Status.Tier,
+		}
+		if r.Spec.Requester != nil {
+			bg.Requester = r.Spec.Requester.Username
+		}
+		if at := r.Status.GrantedAt; at != nil {
+			bg.GrantedAt = ptr(at.UTC())
+			bg.SinceGrantSeconds = ptr(max(now.Sub(at.Time), 0).Seconds())
+		}
+		out = append(out, bg)
+	}
+	slices.SortFunc(out, func(x, y BreakGlassRequest) int {
+		switch {
+		case x.GrantedAt == nil && y.GrantedAt != nil:
+			return 1
+		case x.GrantedAt != nil && y.GrantedAt == nil:
+			return -1
+		case x.GrantedAt != nil && !x.GrantedAt.Equal(*y.GrantedAt):
+			return x.GrantedAt.Compare(*y.GrantedAt)
+		}
+		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
+	})
+	return out
+}
 
 // timeToApproval is how long the request waited for approval: 0 when
 // auto-approved, otherwise until its last counted Approve record. A request

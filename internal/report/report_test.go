@@ -78,6 +78,30 @@ var (
 	}, cond(accessv1alpha1.ConditionApproved, metav1.ConditionTrue, accessv1alpha1.ReasonAutoApproved))
 )
 
+// breakGlass makes a break-glass grant of Role/db-migrator to the service
+// account ledger-migrator, opened by alice, granted at creation and awaiting
+// review by tier app-owners.
+var breakGlass = all(func(r *accessv1alpha1.AccessRequest) {
+	r.Spec.ServiceAccount = accessv1alpha1.ServiceAccountReference{Name: "ledger-migrator"}
+	r.Spec.RoleRef = accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindRole, Name: "db-migrator"}
+	r.Spec.Requester = &accessv1alpha1.Requester{UserInfo: accessv1alpha1.UserInfo{Username: "alice"}}
+	r.Status.Tier = "app-owners"
+},
+	cond(accessv1alpha1.ConditionApproved, metav1.ConditionTrue, accessv1alpha1.ReasonBreakGlass),
+	cond(accessv1alpha1.ConditionBreakGlass, metav1.ConditionTrue, accessv1alpha1.ReasonBreakGlass),
+	cond(accessv1alpha1.ConditionReviewed, metav1.ConditionFalse, accessv1alpha1.ReasonReviewPending),
+	granted)
+
+// acknowledgedAfter records bob's Acknowledge decision d after creation.
+func acknowledgedAfter(d time.Duration) opt {
+	return func(r *accessv1alpha1.AccessRequest) {
+		r.Status.Approvals = append(r.Status.Approvals, accessv1alpha1.ApprovalRecord{
+			Reviewer: "bob", Decision: accessv1alpha1.DecisionAcknowledge, Tier: "app-owners",
+			Time: metav1.NewTime(r.CreationTimestamp.Add(d))})
+		cond(accessv1alpha1.ConditionReviewed, metav1.ConditionTrue, accessv1alpha1.ReasonAcknowledged)(r)
+	}
+}
+
 // approvedAfter records counted Approve decisions the given times after creation.
 func approvedAfter(ds ...time.Duration) opt {
 	return func(r *accessv1alpha1.AccessRequest) {
@@ -279,6 +303,42 @@ func TestBuild(t *testing.T) {
 			want: map[string]string{"REQUESTS": "4", "APPROVED": "4", "APPROVAL-P50": "10m", "APPROVAL-P95": "30m"},
 		},
 		{
+			name:     "a break-glass grant awaiting review is approved, active, break-glass and unreviewed, with no time to approval",
+			requests: []accessv1alpha1.AccessRequest{req("bg", "payments", time.Hour, breakGlass)},
+			row:      "payments",
+			want: map[string]string{"REQUESTS": "1", "APPROVED": "1", "ACTIVE": "1", "BREAK-GLASS": "1", "UNREVIEWED": "1",
+				"APPROVAL-P50": "-", "ESC-RATE": "-"},
+		},
+		{
+			name:     "an acknowledged break-glass grant is not unreviewed, and its Acknowledge is no approval",
+			requests: []accessv1alpha1.AccessRequest{req("bg", "payments", time.Hour, breakGlass, acknowledgedAfter(20*time.Minute))},
+			row:      "payments",
+			want:     map[string]string{"APPROVED": "1", "BREAK-GLASS": "1", "UNREVIEWED": "0", "APPROVAL-P50": "-"},
+		},
+		{
+			name:     "a request that is not break-glass counts in neither column",
+			requests: []accessv1alpha1.AccessRequest{req("view", "payments", time.Hour, autoApproved, granted)},
+			row:      "payments",
+			want:     map[string]string{"APPROVED": "1", "BREAK-GLASS": "0", "UNREVIEWED": "0"},
+		},
+		{
+			name:     "a break-glass grant older than --since is left out of BREAK-GLASS but is still unreviewed",
+			requests: []accessv1alpha1.AccessRequest{req("bg", "payments", 2*month, breakGlass, expired)},
+			since:    month,
+			row:      "payments",
+			want:     map[string]string{"REQUESTS": "0", "BREAK-GLASS": "0", "UNREVIEWED": "1", "ACTIVE": "0"},
+		},
+		{
+			name: "the total sums break-glass grants and those awaiting review",
+			requests: []accessv1alpha1.AccessRequest{
+				req("a", "alpha", time.Hour, breakGlass),
+				req("b1", "beta", time.Hour, breakGlass),
+				req("b2", "beta", time.Hour, breakGlass, acknowledgedAfter(time.Minute)),
+			},
+			row:  Total,
+			want: map[string]string{"BREAK-GLASS": "3", "UNREVIEWED": "2"},
+		},
+		{
 			name: "the total sums counts and keeps the oldest pending age",
 			requests: []accessv1alpha1.AccessRequest{
 				req("a", "alpha", 2*time.Hour, pending, escalated),
@@ -316,6 +376,61 @@ func TestBuildOrdersPoliciesThenNoneThenOrphaned(t *testing.T) {
 	}
 	if r.Total.Policy != Total || r.SinceSeconds != int64(month/time.Second) || !r.GeneratedAt.Equal(now) {
 		t.Errorf("total/since/generatedAt = %q/%d/%s", r.Total.Policy, r.SinceSeconds, r.GeneratedAt)
+	}
+}
+
+func TestBuildListsUnreviewedBreakGlass(t *testing.T) {
+	elsewhere := func(r *accessv1alpha1.AccessRequest) {
+		r.Namespace = "ledger"
+		r.Spec.ServiceAccount.Namespace = "shared"
+	}
+	notYetGranted := func(r *accessv1alpha1.AccessRequest) { r.Status.GrantedAt = nil }
+	noRequester := func(r *accessv1alpha1.AccessRequest) { r.Spec.Requester = nil }
+	rep := Build([]accessv1alpha1.AccessRequest{
+		req("recent", "payments", 10*time.Minute, breakGlass),
+		req("acked", "payments", 5*time.Hour, breakGlass, acknowledgedAfter(time.Hour)),
+		req("waiting", "ledger", 3*time.Hour+5*time.Minute, breakGlass, elsewhere, noRequester),
+		req("ancient", "payments", 2*month, breakGlass, expired),
+		req("stuck", "payments", 20*time.Hour, breakGlass, notYetGranted),
+		req("plain", "payments", time.Hour, autoApproved, granted),
+	}, nil, now, month)
+
+	var got []string
+	for _, bg := range rep.UnreviewedBreakGlassRequests {
+		got = append(got, bg.Namespace+"/"+bg.Name)
+	}
+	if want := "payments/ancient,ledger/waiting,payments/recent,payments/stuck"; strings.Join(got, ",") != want {
+		t.Errorf("listed %v, want %s (longest since grant first, never granted last; acknowledged and ordinary grants left out)", got, want)
+	}
+	if len(rep.UnreviewedBreakGlassRequests) != rep.Total.UnreviewedBreakGlass {
+		t.Errorf("%d listed, but the total counts %d", len(rep.UnreviewedBreakGlassRequests), rep.Total.UnreviewedBreakGlass)
+	}
+
+	byName := map[string]BreakGlassRequest{}
+	for _, bg := range rep.UnreviewedBreakGlassRequests {
+		byName[bg.Name] = bg
+	}
+	recent := byName["recent"]
+	if recent.Policy != "payments" || recent.ServiceAccount != "payments/ledger-migrator" || recent.Role != "Role/db-migrator" ||
+		recent.Requester != "alice" || recent.Tier != "app-owners" {
+		t.Errorf("recent = %+v", recent)
+	}
+	if recent.GrantedAt == nil || !recent.GrantedAt.Equal(now.Add(-10*time.Minute)) ||
+		recent.SinceGrantSeconds == nil || *recent.SinceGrantSeconds != 600 {
+		t.Errorf("recent: grantedAt %v, since grant %v; want 10m ago", recent.GrantedAt, recent.SinceGrantSeconds)
+	}
+	if w := byName["waiting"]; w.ServiceAccount != "shared/ledger-migrator" || w.Requester != "" || w.Policy != "ledger" {
+		t.Errorf("waiting = %+v: the service account keeps its own namespace and a missing requester stays empty", w)
+	}
+	if s := byName["stuck"]; s.GrantedAt != nil || s.SinceGrantSeconds != nil {
+		t.Errorf("stuck was never granted, yet grantedAt %v since %v", s.GrantedAt, s.SinceGrantSeconds)
+	}
+}
+
+func TestBuildListsNoBreakGlassAsAnEmptyList(t *testing.T) {
+	rep := Build([]accessv1alpha1.AccessRequest{req("view", "payments", time.Hour, autoApproved, granted)}, nil, now, month)
+	if rep.UnreviewedBreakGlassRequests == nil || len(rep.UnreviewedBreakGlassRequests) != 0 {
+		t.Errorf("UnreviewedBreakGlassRequests = %#v, want an empty, non-nil list", rep.UnreviewedBreakGlassRequests)
 	}
 }
 
@@ -380,7 +495,7 @@ func TestFormatDuration(t *testing.T) {
 	}
 }
 
-// fixture is a small report shared by the rendering tests.
+// fixture is a small report shared by the rendering tests: no break-glass.
 func fixture() Report {
 	return Build([]accessv1alpha1.AccessRequest{
 		req("view", "payments", time.Hour, autoApproved, granted),
@@ -390,17 +505,50 @@ func fixture() Report {
 	}, []rbacv1.RoleBinding{binding("view", time.Hour), binding("migrate", -time.Minute)}, now, month, "ledger")
 }
 
+// breakGlassFixture adds to fixture's requests two break-glass grants
+// awaiting review and one acknowledged.
+func breakGlassFixture() Report {
+	return Build([]accessv1alpha1.AccessRequest{
+		req("view", "payments", time.Hour, autoApproved, granted),
+		req("hotfix", "payments", 90*time.Minute, breakGlass),
+		req("hotfix-2", "payments", 20*time.Minute, breakGlass),
+		req("old-hotfix", "payments", 5*time.Hour, breakGlass, acknowledgedAfter(time.Hour)),
+	}, nil, now, month)
+}
+
 func TestWriteTable(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteTable(&b, fixture()); err != nil {
 		t.Fatal(err)
 	}
 	want := strings.Join([]string{
-		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING",
-		"ledger     0          0          0        0           0         0           -          -              -              0        0         0         -",
-		"payments   3          2          0        0           0         1           50%        0s             12m            2        1         1         2h",
-		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -",
-		"TOTAL      4          2          0        0           1         1           50%        0s             12m            2        1         1         2h",
+		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED",
+		"ledger     0          0          0        0           0         0           -          -              -              0        0         0         -                0             0",
+		"payments   3          2          0        0           0         1           50%        0s             12m            2        1         1         2h               0             0",
+		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -                0             0",
+		"TOTAL      4          2          0        0           1         1           50%        0s             12m            2        1         1         2h               0             0",
+		"",
+	}, "\n")
+	if got := b.String(); got != want {
+		t.Errorf("table:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestWriteTableListsUnreviewedBreakGlassFirst(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteTable(&b, breakGlassFixture()); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"UNREVIEWED BREAK-GLASS: 2 grant(s) given without approval that no reviewer has acknowledged yet.",
+		"A reviewer of the TIER shown, or of a later tier, acknowledges each with: kubectl rolegate ack NAME -n NAMESPACE -m COMMENT",
+		"REQUEST             POLICY     SERVICEACCOUNT             ROLE               REQUESTER   TIER         GRANTED-AT             SINCE-GRANT",
+		"payments/hotfix     payments   payments/ledger-migrator   Role/db-migrator   alice       app-owners   2026-05-01T10:30:00Z   1h30m",
+		"payments/hotfix-2   payments   payments/ledger-migrator   Role/db-migrator   alice       app-owners   2026-05-01T11:40:00Z   20m",
+		"",
+		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED",
+		"payments   4          4          0        0           0         0           -          0s             0s             4        0         0         -                3             2",
+		"TOTAL      4          4          0        0           0         0           -          0s             0s             4        0         0         -                3             2",
 		"",
 	}, "\n")
 	if got := b.String(); got != want {
@@ -419,9 +567,13 @@ func TestWriteJSON(t *testing.T) {
 		Namespace    *string                    `json:"namespace"`
 		Policies     []map[string]any           `json:"policies"`
 		Total        map[string]json.RawMessage `json:"total"`
+		Unreviewed   json.RawMessage            `json:"unreviewedBreakGlassRequests"`
 	}
 	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
 		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if string(got.Unreviewed) != "[]" {
+		t.Errorf("unreviewedBreakGlassRequests = %s, want []", got.Unreviewed)
 	}
 	if !got.GeneratedAt.Equal(now) || got.SinceSeconds != 2592000 || got.Namespace == nil || len(got.Policies) != 3 {
 		t.Errorf("header = %s %d %v %d rows\n%s", got.GeneratedAt, got.SinceSeconds, got.Namespace, len(got.Policies), b.String())
@@ -430,6 +582,7 @@ func TestWriteJSON(t *testing.T) {
 		"policy": `"TOTAL"`, "requests": "4", "approved": "2", "escalated": "1", "reviewed": "2", "escalationRate": "0.5",
 		"timeToApprovalP50Seconds": "0", "timeToApprovalP95Seconds": "720", "activeGrants": "2", "overdueGrants": "1",
 		"pending": "1", "oldestPendingSeconds": "7200", "denied": "0", "timedOut": "0", "invalid": "1",
+		"breakGlass": "0", "unreviewedBreakGlass": "0",
 	} {
 		if string(got.Total[key]) != want {
 			t.Errorf("total.%s = %s, want %s", key, got.Total[key], want)
@@ -437,5 +590,38 @@ func TestWriteJSON(t *testing.T) {
 	}
 	if ledger := got.Policies[0]; ledger["policy"] != "ledger" || ledger["timeToApprovalP50Seconds"] != nil || ledger["escalationRate"] != nil {
 		t.Errorf("a policy without traffic should carry null figures: %v", ledger)
+	}
+}
+
+func TestWriteJSONListsUnreviewedBreakGlass(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, breakGlassFixture()); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Total      map[string]json.RawMessage `json:"total"`
+		Unreviewed []map[string]any           `json:"unreviewedBreakGlassRequests"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if string(got.Total["breakGlass"]) != "3" || string(got.Total["unreviewedBreakGlass"]) != "2" {
+		t.Errorf("total breakGlass %s, unreviewedBreakGlass %s; want 3 and 2", got.Total["breakGlass"], got.Total["unreviewedBreakGlass"])
+	}
+	if len(got.Unreviewed) != 2 {
+		t.Fatalf("%d unreviewed break-glass requests, want 2:\n%s", len(got.Unreviewed), b.String())
+	}
+	want := map[string]any{
+		"namespace": "payments", "name": "hotfix", "policy": "payments", "serviceAccount": "payments/ledger-migrator",
+		"role": "Role/db-migrator", "requester": "alice", "tier": "app-owners",
+		"grantedAt": "2026-05-01T10:30:00Z", "sinceGrantSeconds": float64(5400),
+	}
+	for k, v := range want {
+		if got.Unreviewed[0][k] != v {
+			t.Errorf("unreviewedBreakGlassRequests[0].%s = %v, want %v", k, got.Unreviewed[0][k], v)
+		}
+	}
+	if len(got.Unreviewed[0]) != len(want) {
+		t.Errorf("unreviewedBreakGlassRequests[0] has fields %v, want exactly %d", got.Unreviewed[0], len(want))
 	}
 }
