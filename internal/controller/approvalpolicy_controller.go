@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
 	"rolegate.dev/rolegate/internal/snapshot"
 )
 
@@ -28,7 +29,9 @@ const (
 )
 
 // ApprovalPolicyReconciler reports whether each ApprovalPolicy is usable:
-// its selector parses and every role in its catalog exists.
+// its selector parses, every role in its catalog exists, and no role's
+// rules let a holder outlive or widen a temporary grant unless the
+// entitlement accepts that risk.
 type ApprovalPolicyReconciler struct {
 	client.Client
 }
@@ -79,9 +82,9 @@ func (r *ApprovalPolicyReconciler) readiness(
 	}
 	slices.Sort(namespaces)
 
-	var missing []string
-	for _, e := range p.Spec.Entitlements {
-		found, err := r.roleFound(ctx, e.RoleRef, namespaces)
+	var missing, flagged, accepted []string
+	for i, e := range p.Spec.Entitlements {
+		found, risky, err := r.analyse(ctx, e.RoleRef, namespaces)
 		if err != nil {
 			return "", "", "", err
 		}
@@ -91,19 +94,119 @@ func (r *ApprovalPolicyReconciler) readiness(
 				where = "in any governed namespace"
 			}
 			missing = append(missing, fmt.Sprintf("%s does not exist %s", e.RoleRef, where))
+			continue
+		}
+		if len(risky) == 0 {
+			continue
+		}
+		if e.AllowPersistenceRisk {
+			where := make([]string, 0, len(risky))
+			for _, rr := range risky {
+				where = append(where, rr.namespaces...)
+			}
+			accepted = append(accepted, fmt.Sprintf("accepts persistence risk of %s: %s",
+				roleIn(e.RoleRef, where), e.PersistenceRiskReason))
+			continue
+		}
+		for _, rr := range risky {
+			flagged = append(flagged, fmt.Sprintf("spec.entitlements[%d]: %s", i,
+				policy.DescribeRisks(roleIn(e.RoleRef, rr.namespaces), rr.risks)))
 		}
 	}
 	if len(missing) > 0 {
 		return metav1.ConditionFalse, accessv1alpha1.ReasonRoleNotFound,
 			"spec.entitlements: " + strings.Join(missing, "; ") + "; create the roles or remove them from the catalog", nil
 	}
-	if len(namespaces) == 0 {
-		return metav1.ConditionTrue, ReasonNoNamespaces,
-			"the policy is valid but its namespaceSelector matches no namespace yet", nil
+	if len(flagged) > 0 {
+		return metav1.ConditionFalse, accessv1alpha1.ReasonEntitlementAllowsPersistence, conditionMessage(
+			strings.Join(flagged, "; ") + "; a holder could outlive or widen a temporary grant, so requests for it are refused; " +
+				policy.PersistenceRiskFix), nil
 	}
-	return metav1.ConditionTrue, accessv1alpha1.ReasonPolicyReady,
-		fmt.Sprintf("%s available in %s (%s); %s", plural(len(p.Spec.Entitlements), "entitlement"),
-			plural(len(namespaces), "namespace"), abbreviate(namespaces, 5), tierSummary(p)), nil
+	acceptedNote := ""
+	if len(accepted) > 0 {
+		acceptedNote = "; " + strings.Join(accepted, "; ")
+	}
+	if len(namespaces) == 0 {
+		return metav1.ConditionTrue, ReasonNoNamespaces, conditionMessage(
+			"the policy is valid but its namespaceSelector matches no namespace yet" + acceptedNote), nil
+	}
+	return metav1.ConditionTrue, accessv1alpha1.ReasonPolicyReady, conditionMessage(
+		fmt.Sprintf("%s available in %s (%s); %s%s", plural(len(p.Spec.Entitlements), "entitlement"),
+			plural(len(namespaces), "namespace"), abbreviate(namespaces, 5), tierSummary(p), acceptedNote)), nil
+}
+
+// maxConditionMessage keeps a message within metav1.Condition's limit of
+// 32768 bytes, with room to say it was cut.
+const maxConditionMessage = 32000
+
+func conditionMessage(msg string) string {
+	if len(msg) <= maxConditionMessage {
+		return msg
+	}
+	return strings.ToValidUTF8(msg[:maxConditionMessage], "") + " ... (truncated)"
+}
+
+// roleIn names a role, and for a Role the namespaces it is read in.
+func roleIn(ref accessv1alpha1.RoleRef, namespaces []string) string {
+	switch {
+	case ref.Kind == accessv1alpha1.RoleKindClusterRole || len(namespaces) == 0:
+		return ref.String()
+	case len(namespaces) == 1:
+		return ref.String() + " in namespace " + namespaces[0]
+	default:
+		return ref.String() + " in namespaces " + abbreviate(namespaces, 5)
+	}
+}
+
+// riskyRole is the persistence risks of a role, with the namespaces of the
+// Roles that have exactly these risks (none for a ClusterRole).
+type riskyRole struct {
+	namespaces []string
+	risks      []policy.Risk
+}
+
+// analyse reports whether a ClusterRole exists, or a Role exists in at
+// least one of the namespaces, and the persistence risks of its rules: a
+// ClusterRole's once, a Role's in each namespace where it exists, Roles with
+// the same risks grouped together.
+func (r *ApprovalPolicyReconciler) analyse(
+	ctx context.Context, ref accessv1alpha1.RoleRef, namespaces []string,
+) (bool, []riskyRole, error) {
+	if ref.Kind == accessv1alpha1.RoleKindClusterRole {
+		rules, found, err := snapshot.RoleRules(ctx, r, ref, "")
+		if err != nil || !found {
+			return found, nil, err
+		}
+		if risks := policy.PersistenceRisks(rules); len(risks) > 0 {
+			return true, []riskyRole{{risks: risks}}, nil
+		}
+		return true, nil, nil
+	}
+	found := false
+	var out []riskyRole
+	byRisks := map[string]int{}
+	for _, ns := range namespaces {
+		rules, ok, err := snapshot.RoleRules(ctx, r, ref, ns)
+		if err != nil {
+			return false, nil, err
+		}
+		if !ok {
+			continue
+		}
+		found = true
+		risks := policy.PersistenceRisks(rules)
+		if len(risks) == 0 {
+			continue
+		}
+		key := policy.DescribeRisks("", risks)
+		if i, seen := byRisks[key]; seen {
+			out[i].namespaces = append(out[i].namespaces, ns)
+			continue
+		}
+		byRisks[key] = len(out)
+		out = append(out, riskyRole{namespaces: []string{ns}, risks: risks})
+	}
+	return found, out, nil
 }
 
 func plural(n int, noun string) string {
@@ -131,31 +234,17 @@ func abbreviate(items []string, n int) string {
 	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
 }
 
-// roleFound reports whether a ClusterRole exists, or a Role exists in at
-// least one of the namespaces.
-func (r *ApprovalPolicyReconciler) roleFound(ctx context.Context, ref accessv1alpha1.RoleRef, namespaces []string) (bool, error) {
-	if ref.Kind == accessv1alpha1.RoleKindClusterRole {
-		return snapshot.RoleRefExists(ctx, r, ref, "")
-	}
-	for _, ns := range namespaces {
-		ok, err := snapshot.RoleRefExists(ctx, r, ref, ns)
-		if ok || err != nil {
-			return ok, err
-		}
-	}
-	return false, nil
-}
-
 // SetupWithManager registers the controller; role and namespace changes
-// re-evaluate every policy.
+// re-evaluate every policy. Roles and ClusterRoles are watched in full: a
+// change of their rules can make an entitlement risky.
 func (r *ApprovalPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := handler.EnqueueRequestsFromMapFunc(r.allPolicies)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.ApprovalPolicy{}).
 		Named("approvalpolicy").
 		Watches(&corev1.Namespace{}, all).
-		WatchesMetadata(&rbacv1.Role{}, all).
-		WatchesMetadata(&rbacv1.ClusterRole{}, all).
+		Watches(&rbacv1.Role{}, all).
+		Watches(&rbacv1.ClusterRole{}, all).
 		Complete(r)
 }
 

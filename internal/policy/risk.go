@@ -102,6 +102,10 @@ func coversResource(r rbacv1.PolicyRule, resource string) bool {
 	})
 }
 
+// PersistenceRiskFix is how a policy owner resolves an entitlement whose
+// role has persistence risks.
+const PersistenceRiskFix = "remove the rule, or set allowPersistenceRisk: true with persistenceRiskReason on the entitlement"
+
 // DescribeRisks renders risks for a condition message.
 func DescribeRisks(role string, risks []Risk) string {
 	parts := make([]string, 0, len(risks))
