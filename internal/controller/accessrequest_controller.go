@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -153,28 +154,147 @@ type world struct {
 	restored bool
 	// conflict names a binding of our name that rolegate does not control.
 	conflict string
+	// review is the acknowledgement tally of an ended break-glass request
+	// that still awaits review; nil otherwise.
+	review *policy.Tally
+	// target is the request an extension extends, and targetEval its
+	// evaluation (which says whether this extension was applied).
+	target     *accessv1alpha1.AccessRequest
+	targetEval *policy.Result
 }
 
 func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha1.AccessRequest) (*world, error) {
 	w := &world{req: ar, now: r.Clock.Now(), ended: policy.Closed(ar)}
-	var bindings rbacv1.RoleBindingList
-	if err := r.List(ctx, &bindings, client.InNamespace(ar.Namespace),
-		client.MatchingLabels{accessv1alpha1.RequestLabel: ar.Name, accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
-		return nil, fmt.Errorf("listing RoleBindings: %w", err)
+	bindings, err := r.requestBindings(ctx, ar.Namespace, ar.Name)
+	if err != nil {
+		return nil, err
 	}
-	w.bindings = bindings.Items
-	if w.ended {
+	w.bindings = bindings
+	if w.ended && !awaitsReview(ar) {
 		decisions, err := snapshot.Decisions(ctx, r, ar.Namespace, ar.Name)
 		w.decisions = decisions
 		return w, err
 	}
-	snap, err := snapshot.Read(ctx, r, ar)
+	eval, decisions, err := r.evaluate(ctx, ar, w.bindings, w.now)
 	if err != nil {
 		return nil, err
 	}
-	w.decisions = snap.Decisions
-	w.eval = policy.Evaluate(snap.Input(ar, grantEvidence(ar, w.bindings, w.now), w.now))
+	w.decisions = decisions
+	if w.ended {
+		// Only the review of an ended break-glass grant is still open.
+		if eval.Tally.BreakGlass {
+			w.review = &eval.Tally
+		}
+		return w, nil
+	}
+	w.eval = eval
+	if eval.Outcome == policy.OutcomeExtended || (ar.Spec.Extends != "" && eval.Outcome == policy.OutcomePolicyChanged) {
+		if err := r.observeTarget(ctx, w); err != nil {
+			return nil, err
+		}
+	}
 	return w, nil
+}
+
+func (r *AccessRequestReconciler) requestBindings(ctx context.Context, namespace, name string) ([]rbacv1.RoleBinding, error) {
+	var bindings rbacv1.RoleBindingList
+	if err := r.List(ctx, &bindings, client.InNamespace(namespace),
+		client.MatchingLabels{accessv1alpha1.RequestLabel: name, accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
+		return nil, fmt.Errorf("listing RoleBindings: %w", err)
+	}
+	return bindings.Items, nil
+}
+
+// evaluate judges a request from the policy, its decisions, the request it
+// extends and the approved requests that extend it.
+func (r *AccessRequestReconciler) evaluate(
+	ctx context.Context, ar *accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBinding, now time.Time,
+) (policy.Result, []accessv1alpha1.AccessDecision, error) {
+	snap, err := snapshot.Read(ctx, r, ar)
+	if err != nil {
+		return policy.Result{}, nil, err
+	}
+	in := snap.Input(ar, grantEvidence(ar, bindings, now), now)
+	if ar.Spec.Extends != "" {
+		if in.Extends, err = r.getRequest(ctx, ar.Namespace, ar.Spec.Extends); err != nil {
+			return policy.Result{}, nil, err
+		}
+	} else if in.Extensions, err = r.approvedExtensions(ctx, ar, snap, now); err != nil {
+		return policy.Result{}, nil, err
+	}
+	return policy.Evaluate(in), snap.Decisions, nil
+}
+
+func (r *AccessRequestReconciler) getRequest(ctx context.Context, namespace, name string) (*accessv1alpha1.AccessRequest, error) {
+	ar := &accessv1alpha1.AccessRequest{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, ar); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading AccessRequest %s: %w", name, err)
+	}
+	return ar, nil
+}
+
+// approvedExtensions evaluates every request that extends ar, from its own
+// decisions, and returns the approved ones with when they were approved.
+func (r *AccessRequestReconciler) approvedExtensions(
+	ctx context.Context, ar *accessv1alpha1.AccessRequest, snap *snapshot.Snapshot, now time.Time,
+) ([]policy.Extension, error) {
+	var list accessv1alpha1.AccessRequestList
+	if err := r.List(ctx, &list, client.InNamespace(ar.Namespace), client.MatchingFields{ExtendsIndex: ar.Name}); err != nil {
+		return nil, fmt.Errorf("listing extensions: %w", err)
+	}
+	var out []policy.Extension
+	for i := range list.Items {
+		x := &list.Items[i]
+		if !x.DeletionTimestamp.IsZero() || x.Spec.Extends != ar.Name {
+			continue
+		}
+		decisions, err := snapshot.Decisions(ctx, r, x.Namespace, x.Name)
+		if err != nil {
+			return nil, err
+		}
+		in := snap.Input(x, time.Time{}, now)
+		in.Decisions, in.Extends = decisions, ar
+		res := policy.Evaluate(in)
+		if res.Outcome == policy.OutcomeExtended {
+			out = append(out, policy.Extension{Name: x.Name,
+				Duration: min(x.Spec.Duration.Duration, res.Entitlement.MaxDuration.Duration), ApprovedAt: res.Tally.DecidedAt,
+				Applied: slices.ContainsFunc(ar.Status.Extensions, func(e accessv1alpha1.ExtensionRecord) bool { return e.Request == x.Name })})
+		}
+	}
+	return out, nil
+}
+
+// observeTarget evaluates the request an extension extends, as that
+// request's own reconcile does, to learn whether the extension applies.
+func (r *AccessRequestReconciler) observeTarget(ctx context.Context, w *world) error {
+	target, err := r.getRequest(ctx, w.req.Namespace, w.req.Spec.Extends)
+	if err != nil || target == nil {
+		return err
+	}
+	w.target = target
+	if policy.Closed(target) {
+		return nil
+	}
+	bindings, err := r.requestBindings(ctx, target.Namespace, target.Name)
+	if err != nil {
+		return err
+	}
+	eval, _, err := r.evaluate(ctx, target, bindings, w.now)
+	if err != nil {
+		return err
+	}
+	w.targetEval = &eval
+	return nil
+}
+
+// awaitsReview reports whether a break-glass request has not been
+// acknowledged yet: its review stays open after its access ended.
+func awaitsReview(ar *accessv1alpha1.AccessRequest) bool {
+	c := findCondition(ar.Status.Conditions, accessv1alpha1.ConditionReviewed)
+	return c != nil && c.Status != metav1.ConditionTrue
 }
 
 // grantEvidence is the earliest sign that the request was granted: its
@@ -213,11 +333,21 @@ func (r *AccessRequestReconciler) act(ctx context.Context, w *world) (ctrl.Resul
 	ar := w.req
 	if w.ended {
 		setEndedConditions(ar)
+		if w.review != nil {
+			setReviewedCondition(ar, w.review)
+		}
 		return ctrl.Result{}, r.deleteBindings(ctx, w.bindings)
 	}
 	e := w.eval
 	setEvaluatedStatus(ar, e)
 	switch e.Outcome {
+	case policy.OutcomeExtended:
+		// The extended request's binding carries the grant; this request
+		// holds none of its own.
+		if err := r.deleteBindings(ctx, w.bindings); err != nil {
+			return ctrl.Result{}, err
+		}
+		return r.requeue(setExtensionStatus(ar, w)), nil
 	case policy.OutcomeGrant:
 		if err := r.ensureBinding(ctx, w); err != nil {
 			return ctrl.Result{}, err
@@ -409,7 +539,9 @@ func (r *AccessRequestReconciler) writeVerdicts(ctx context.Context, w *world) e
 	for i := range w.decisions {
 		d := &w.decisions[i]
 		v, ok := w.eval.Tally.Verdicts[d.Name]
-		if w.ended {
+		if w.review != nil && d.Spec.Decision == accessv1alpha1.DecisionAcknowledge {
+			v, ok = w.review.Verdicts[d.Name]
+		} else if w.ended {
 			if findCondition(d.Status.Conditions, accessv1alpha1.ConditionCounted) != nil {
 				continue
 			}
@@ -457,6 +589,7 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.AccessRequest{}).
 		Named("accessrequest").
+		Watches(&accessv1alpha1.AccessRequest{}, handler.EnqueueRequestsFromMapFunc(r.relatedByExtension)).
 		Watches(&rbacv1.RoleBinding{}, handler.EnqueueRequestsFromMapFunc(requestForBinding)).
 		Watches(&accessv1alpha1.AccessDecision{}, handler.EnqueueRequestsFromMapFunc(requestForDecision)).
 		Watches(&accessv1alpha1.ApprovalPolicy{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
@@ -465,6 +598,28 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Complete(r)
+}
+
+// relatedByExtension links an extension and the request it extends: a
+// change to either re-evaluates the other.
+func (r *AccessRequestReconciler) relatedByExtension(ctx context.Context, obj client.Object) []reconcile.Request {
+	ar, ok := obj.(*accessv1alpha1.AccessRequest)
+	if !ok {
+		return nil
+	}
+	if ar.Spec.Extends != "" {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ar.Namespace, Name: ar.Spec.Extends}}}
+	}
+	var list accessv1alpha1.AccessRequestList
+	if err := r.List(ctx, &list, client.InNamespace(ar.Namespace), client.MatchingFields{ExtendsIndex: ar.Name}); err != nil {
+		logf.FromContext(ctx).Error(err, "Failed to list extensions to re-evaluate")
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
 }
 
 func requestForBinding(_ context.Context, obj client.Object) []reconcile.Request {

@@ -77,7 +77,11 @@ func setEvaluatedStatus(ar *accessv1alpha1.AccessRequest, e policy.Result) {
 		setCondition(ar, accessv1alpha1.ConditionApproved, metav1.ConditionFalse, accessv1alpha1.ReasonTimedOut,
 			fmt.Sprintf("no decision within the pendingTimeout of ApprovalPolicy %q", e.Policy.Name))
 	default: // approved, possibly revoked since
-		if e.Entitlement.AutoApprove {
+		if e.Tally.BreakGlass {
+			setCondition(ar, accessv1alpha1.ConditionApproved, metav1.ConditionTrue, accessv1alpha1.ReasonBreakGlass,
+				fmt.Sprintf("granted at once as break-glass access under ApprovalPolicy %q, without approval; "+
+					"an eligible reviewer acknowledges it afterwards", e.Policy.Name))
+		} else if e.Entitlement.AutoApprove {
 			setCondition(ar, accessv1alpha1.ConditionApproved, metav1.ConditionTrue, accessv1alpha1.ReasonAutoApproved,
 				fmt.Sprintf("%s is auto-approved by ApprovalPolicy %q", e.Entitlement.RoleRef, e.Policy.Name))
 		} else {
@@ -86,7 +90,8 @@ func setEvaluatedStatus(ar *accessv1alpha1.AccessRequest, e policy.Result) {
 		}
 	}
 
-	if e.Entitlement.AutoApprove {
+	setBreakGlassConditions(ar, e)
+	if e.Entitlement.AutoApprove || e.Tally.BreakGlass {
 		meta.RemoveStatusCondition(&ar.Status.Conditions, accessv1alpha1.ConditionEscalated)
 	} else if e.Tally.Tier.Escalated {
 		setCondition(ar, accessv1alpha1.ConditionEscalated, metav1.ConditionTrue, accessv1alpha1.ReasonEscalated,
@@ -95,6 +100,92 @@ func setEvaluatedStatus(ar *accessv1alpha1.AccessRequest, e policy.Result) {
 		setCondition(ar, accessv1alpha1.ConditionEscalated, metav1.ConditionFalse, accessv1alpha1.ReasonFirstTier,
 			fmt.Sprintf("tier %s decides", ar.Status.Tier))
 	}
+}
+
+// setBreakGlassConditions marks a break-glass request and its review.
+func setBreakGlassConditions(ar *accessv1alpha1.AccessRequest, e policy.Result) {
+	if !e.Tally.BreakGlass {
+		meta.RemoveStatusCondition(&ar.Status.Conditions, accessv1alpha1.ConditionBreakGlass)
+		meta.RemoveStatusCondition(&ar.Status.Conditions, accessv1alpha1.ConditionReviewed)
+		return
+	}
+	setCondition(ar, accessv1alpha1.ConditionBreakGlass, metav1.ConditionTrue, accessv1alpha1.ReasonBreakGlass,
+		fmt.Sprintf("break-glass access to %s for ServiceAccount %s/%s, requested by %s: %s", ar.Spec.RoleRef,
+			policy.ServiceAccountNamespace(ar), ar.Spec.ServiceAccount.Name, requesterName(ar), ar.Spec.Justification))
+	setReviewedCondition(ar, &e.Tally)
+}
+
+// setReviewedCondition records whether a break-glass grant was acknowledged.
+func setReviewedCondition(ar *accessv1alpha1.AccessRequest, t *policy.Tally) {
+	if a := t.Acknowledged; a != nil {
+		setCondition(ar, accessv1alpha1.ConditionReviewed, metav1.ConditionTrue, accessv1alpha1.ReasonAcknowledged,
+			strings.TrimSuffix(fmt.Sprintf("acknowledged by %s (tier %s) at %s: %s", a.Reviewer, a.Tier,
+				a.Time.UTC().Format(time.RFC3339), a.Comment), ": "))
+		return
+	}
+	msg := "waiting for an Acknowledge decision; no approver tier may review it"
+	if t.Tier.Index >= 0 {
+		msg = "waiting for an Acknowledge decision from tier " + ar.Status.Tier + " or a later tier"
+	}
+	setCondition(ar, accessv1alpha1.ConditionReviewed, metav1.ConditionFalse, accessv1alpha1.ReasonReviewPending, msg)
+}
+
+func requesterName(ar *accessv1alpha1.AccessRequest) string {
+	if ar.Spec.Requester == nil {
+		return "nobody"
+	}
+	return ar.Spec.Requester.Username
+}
+
+// setExtensionStatus records whether an approved extension moved the expiry
+// of the grant it extends, and returns how long until that expiry.
+func setExtensionStatus(ar *accessv1alpha1.AccessRequest, w *world) time.Duration {
+	te := w.targetEval
+	var applied *accessv1alpha1.ExtensionRecord
+	if te != nil && te.Outcome == policy.OutcomeGrant {
+		for i := range te.Extensions {
+			if te.Extensions[i].Request == ar.Name {
+				applied = &te.Extensions[i]
+			}
+		}
+	}
+	if applied == nil && ar.Status.GrantedAt != nil {
+		// It was applied, and the grant it extended has ended: so has the extension.
+		reason := accessv1alpha1.ReasonRevoked
+		if te != nil && te.Outcome == policy.OutcomeExpired {
+			reason = accessv1alpha1.ReasonExpired
+		}
+		now := metav1.NewTime(w.now)
+		ar.Status.RevokedAt = &now
+		setAccessEnded(ar, reason, fmt.Sprintf("the grant it extended (%s) ended", ar.Spec.Extends))
+		return 0
+	}
+	if applied == nil {
+		reason, why := accessv1alpha1.ReasonExtendsInvalid, ar.Spec.Extends+" does not hold an active grant"
+		if te != nil {
+			if refused, ok := te.RefusedExtensions[ar.Name]; ok {
+				reason, why = accessv1alpha1.ReasonExtensionLimitReached, refused
+			}
+		}
+		msg := fmt.Sprintf("%s: the extension was approved but not applied to %s: %s", policy.FieldExtends, ar.Spec.Extends, why)
+		setCondition(ar, accessv1alpha1.ConditionValidated, metav1.ConditionFalse, reason, msg)
+		ar.Status.GrantedAt, ar.Status.ExpiresAt, ar.Status.RoleBinding = nil, nil, ""
+		setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, accessv1alpha1.ReasonNotGranted, msg)
+		setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired, "the extension was not applied")
+		setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionFalse, accessv1alpha1.ReasonInvalid, msg)
+		return 0
+	}
+	approvedAt := applied.ApprovedAt
+	expires := metav1.NewTime(te.ExpiresAt)
+	ar.Status.GrantedAt, ar.Status.ExpiresAt = &approvedAt, &expires
+	ar.Status.RoleBinding = BindingName(w.target)
+	msg := fmt.Sprintf("extends %s by %s: RoleBinding %s now runs until %s", ar.Spec.Extends, applied.Duration.Duration,
+		ar.Status.RoleBinding, te.ExpiresAt.UTC().Format(time.RFC3339))
+	setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionTrue, accessv1alpha1.ReasonExtended, msg)
+	setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired,
+		"access expires at "+te.ExpiresAt.UTC().Format(time.RFC3339))
+	setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionTrue, accessv1alpha1.ReasonExtended, msg)
+	return te.ExpiresAt.Sub(w.now)
 }
 
 func pendingMessage(e policy.Result) string {
@@ -156,7 +247,11 @@ func setGrantStatus(ar *accessv1alpha1.AccessRequest, w *world) {
 	ar.Status.GrantedAt = &granted
 	ar.Status.ExpiresAt = &expires
 	ar.Status.RoleBinding = BindingName(ar)
+	ar.Status.Extensions = e.Extensions
 	msg := fmt.Sprintf("%s until %s", bindingDescription(ar), e.ExpiresAt.UTC().Format(time.RFC3339))
+	if n := len(e.Extensions); n > 0 {
+		msg += fmt.Sprintf(" (extended %d time%s)", n, map[bool]string{true: "", false: "s"}[n == 1])
+	}
 	setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionTrue, accessv1alpha1.ReasonGranted, msg)
 	setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired,
 		"access expires at "+e.ExpiresAt.UTC().Format(time.RFC3339))
@@ -179,6 +274,18 @@ func setRevokedStatus(ar *accessv1alpha1.AccessRequest, w *world) {
 	case policy.OutcomeRevoked:
 		last := e.Tally.Records[len(e.Tally.Records)-1]
 		reason, msg = accessv1alpha1.ReasonRevoked, strings.TrimSuffix("revoked by "+last.Reviewer+": "+last.Comment, ": ")
+	case policy.OutcomePolicyChanged:
+		if t := w.target; t != nil && ar.Spec.Extends != "" && policy.Closed(t) {
+			// The grant this extension prolonged ended: so did the extension.
+			reason = accessv1alpha1.ReasonRevoked
+			if conditionReason(t.Status.Conditions, accessv1alpha1.ConditionReady) == accessv1alpha1.ReasonExpired {
+				reason = accessv1alpha1.ReasonExpired
+			}
+			msg = fmt.Sprintf("the grant it extended (%s) ended: %s", t.Name,
+				findCondition(t.Status.Conditions, accessv1alpha1.ConditionReady).Message)
+			break
+		}
+		fallthrough
 	default:
 		reason = accessv1alpha1.ReasonPolicyChanged
 		msg = "the policy no longer allows this grant"
@@ -191,6 +298,12 @@ func setRevokedStatus(ar *accessv1alpha1.AccessRequest, w *world) {
 	if ar.Status.GrantedAt == nil && e.Outcome != policy.OutcomeRevoked {
 		msg += " (it had not been granted yet)"
 	}
+	setAccessEnded(ar, reason, msg)
+}
+
+// setAccessEnded records the end of access: expired, or revoked for any
+// other reason.
+func setAccessEnded(ar *accessv1alpha1.AccessRequest, reason, msg string) {
 	setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reason, msg)
 	if reason == accessv1alpha1.ReasonExpired {
 		setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionTrue, accessv1alpha1.ReasonExpired, msg)
@@ -202,7 +315,7 @@ func setRevokedStatus(ar *accessv1alpha1.AccessRequest, w *world) {
 }
 
 // setNotGrantedStatus records a request that holds no access: invalid,
-// pending, denied or timed out.
+// pending, scheduled, denied or timed out.
 func setNotGrantedStatus(ar *accessv1alpha1.AccessRequest, e policy.Result) {
 	var ready, msg string
 	switch e.Outcome {
@@ -213,6 +326,11 @@ func setNotGrantedStatus(ar *accessv1alpha1.AccessRequest, e policy.Result) {
 		ready, msg = accessv1alpha1.ReasonDenied, findCondition(ar.Status.Conditions, accessv1alpha1.ConditionApproved).Message
 	case policy.OutcomeTimedOut:
 		ready, msg = accessv1alpha1.ReasonTimedOut, findCondition(ar.Status.Conditions, accessv1alpha1.ConditionApproved).Message
+	case policy.OutcomeScheduled:
+		ready = accessv1alpha1.ReasonScheduled
+		msg = fmt.Sprintf("approved; %s is granted to ServiceAccount %s/%s from %s until %s", ar.Spec.RoleRef,
+			policy.ServiceAccountNamespace(ar), ar.Spec.ServiceAccount.Name,
+			e.StartsAt.UTC().Format(time.RFC3339), e.ExpiresAt.UTC().Format(time.RFC3339))
 	default:
 		ready, msg = accessv1alpha1.ReasonPendingApproval, findCondition(ar.Status.Conditions, accessv1alpha1.ConditionApproved).Message
 	}
@@ -296,7 +414,21 @@ func transitions(before, after *accessv1alpha1.AccessRequest, restored bool) []t
 		}
 		out = append(out, transition{"Escalated", corev1.EventTypeNormal, "Escalate", msg})
 	}
-	if c, ok := changed(accessv1alpha1.ConditionGranted); ok && c.Status == metav1.ConditionTrue {
+	if c, ok := changed(accessv1alpha1.ConditionBreakGlass); ok && c.Status == metav1.ConditionTrue {
+		out = append(out, transition{accessv1alpha1.ReasonBreakGlass, corev1.EventTypeWarning, "Grant", c.Message})
+	}
+	if c, ok := changed(accessv1alpha1.ConditionReviewed); ok && c.Status == metav1.ConditionTrue {
+		out = append(out, transition{accessv1alpha1.ReasonAcknowledged, corev1.EventTypeNormal, "Review", c.Message})
+	}
+	if n := len(after.Status.Extensions); n > len(before.Status.Extensions) && after.Status.ExpiresAt != nil {
+		x := after.Status.Extensions[n-1]
+		out = append(out, transition{accessv1alpha1.ReasonExtended, corev1.EventTypeNormal, "Extend",
+			fmt.Sprintf("%s extended the grant by %s; it now ends at %s", x.Request, x.Duration.Duration,
+				after.Status.ExpiresAt.UTC().Format(time.RFC3339))})
+	}
+	if c, ok := changed(accessv1alpha1.ConditionGranted); ok && c.Status == metav1.ConditionTrue && c.Reason == accessv1alpha1.ReasonExtended {
+		out = append(out, transition{accessv1alpha1.ReasonExtended, corev1.EventTypeNormal, "Extend", c.Message})
+	} else if ok && c.Status == metav1.ConditionTrue {
 		out = append(out, transition{"Granted", corev1.EventTypeNormal, "Grant", c.Message})
 	} else if restored && c != nil && c.Status == metav1.ConditionTrue {
 		out = append(out, transition{"Restored", corev1.EventTypeWarning, "Grant",
@@ -337,8 +469,11 @@ func (r *AccessRequestReconciler) measure(reason string, before, after *accessv1
 		m.Outcome(p, metrics.OutcomeRejected)
 	case "Approved":
 		decision := metrics.DecisionApproved
-		if conditionReason(after.Status.Conditions, accessv1alpha1.ConditionApproved) == accessv1alpha1.ReasonAutoApproved {
+		switch conditionReason(after.Status.Conditions, accessv1alpha1.ConditionApproved) {
+		case accessv1alpha1.ReasonAutoApproved:
 			decision = metrics.DecisionAutoApproved
+		case accessv1alpha1.ReasonBreakGlass:
+			decision = metrics.DecisionBreakGlass
 		}
 		m.Decided(p, decision, w.eval.Tally.DecidedAt.Sub(created))
 	case "Denied":
@@ -346,6 +481,8 @@ func (r *AccessRequestReconciler) measure(reason string, before, after *accessv1
 		m.Outcome(p, metrics.OutcomeDenied)
 	case "TimedOut":
 		m.Outcome(p, metrics.OutcomeTimedOut)
+	case accessv1alpha1.ReasonBreakGlass:
+		m.BreakGlass(p)
 	case "Escalated":
 		from := before.Status.Tier
 		if from == "" && w.eval.Policy != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/snapshot"
@@ -12,7 +13,39 @@ import (
 // DecisionRequestIndex indexes AccessDecisions by the request they name.
 const DecisionRequestIndex = snapshot.DecisionRequestIndex
 
+// ExtendsIndex indexes AccessRequests by the request they extend.
+const ExtendsIndex = "spec.extends"
+
+// Index is a cache index the controllers read through.
+type Index struct {
+	Object  client.Object
+	Field   string
+	Extract client.IndexerFunc
+}
+
+// Indexes lists every index SetupIndexes registers, for tests that build a
+// fake client to register the same ones.
+func Indexes() []Index {
+	return []Index{
+		{&accessv1alpha1.AccessDecision{}, DecisionRequestIndex, snapshot.DecisionRequest},
+		{&accessv1alpha1.AccessRequest{}, ExtendsIndex, extendedRequest},
+	}
+}
+
 // SetupIndexes registers the cache indexes the controllers and webhooks read through.
 func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
-	return mgr.GetFieldIndexer().IndexField(ctx, &accessv1alpha1.AccessDecision{}, DecisionRequestIndex, snapshot.DecisionRequest)
+	for _, ix := range Indexes() {
+		if err := mgr.GetFieldIndexer().IndexField(ctx, ix.Object, ix.Field, ix.Extract); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func extendedRequest(obj client.Object) []string {
+	ar, ok := obj.(*accessv1alpha1.AccessRequest)
+	if !ok || ar.Spec.Extends == "" {
+		return nil
+	}
+	return []string{ar.Spec.Extends}
 }

@@ -27,7 +27,6 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/audit"
-	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
@@ -97,10 +96,12 @@ func newHarness(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) *h
 	if len(objs) == 0 {
 		objs = fixture()
 	}
-	base := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
-		WithStatusSubresource(&accessv1alpha1.AccessRequest{}, &accessv1alpha1.AccessDecision{}, &accessv1alpha1.ApprovalPolicy{}).
-		WithIndex(&accessv1alpha1.AccessDecision{}, DecisionRequestIndex, snapshot.DecisionRequest).
-		Build()
+	b := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
+		WithStatusSubresource(&accessv1alpha1.AccessRequest{}, &accessv1alpha1.AccessDecision{}, &accessv1alpha1.ApprovalPolicy{})
+	for _, ix := range Indexes() {
+		b = b.WithIndex(ix.Object, ix.Field, ix.Extract)
+	}
+	base := b.Build()
 	c := interceptor.NewClient(base, funcs)
 	h := &harness{c: c, clock: clocktesting.NewFakeClock(t0.Add(time.Minute)), recorder: events.NewFakeRecorder(100), audit: &bytes.Buffer{}}
 	// A long recheck lets the tests see the exact RequeueAfter for expiry

@@ -35,6 +35,8 @@ var (
 	// auditLog collects the audit lines of every manager the suite starts.
 	auditLog = &utils.SyncBuffer{}
 	manager  *utils.Manager
+	// registry holds the metrics of the running manager.
+	registry *prometheus.Registry
 )
 
 func TestMain(m *testing.M) {
@@ -75,8 +77,9 @@ func zapLevel() zapcore.Level {
 // startManager runs the real manager, webhooks off: these tests write
 // spec.requester and spec.reviewer themselves.
 func startManager() *utils.Manager {
+	registry = prometheus.NewRegistry()
 	m, err := utils.StartManager(cfg, app.Options{AuditLog: auditLog, SkipNameValidation: true, MaxConcurrentReconciles: 2,
-		MetricsRegistry: prometheus.NewRegistry()})
+		MetricsRegistry: registry})
 	if err != nil {
 		panic(err)
 	}

@@ -62,6 +62,7 @@ const (
 	DecisionApproved     = "approved"
 	DecisionAutoApproved = "auto_approved"
 	DecisionDenied       = "denied"
+	DecisionBreakGlass   = "break_glass"
 )
 
 // decisionBuckets span seconds (auto-approval) to days (human review).

@@ -17,6 +17,10 @@ type Extension struct {
 	Name       string
 	Duration   time.Duration
 	ApprovedAt time.Time
+	// Applied is true when the extended request's status already records
+	// the extension: applied extensions keep their place, so a later
+	// approval (API times have one-second resolution) never displaces one.
+	Applied bool
 }
 
 // validateExtends checks an extension against the grant it extends. The
@@ -55,8 +59,8 @@ func validateExtends(p *accessv1alpha1.ApprovalPolicy, req, target *accessv1alph
 	return nil
 }
 
-// applyExtensions moves a grant's expiry by each approved extension, in the
-// order they were approved. An extension counts only if it was approved
+// applyExtensions moves a grant's expiry by each approved extension: those
+// already applied first, then in the order they were approved. An extension counts only if it was approved
 // while the grant was still running, within the policy's maxExtensions, and
 // while the time added stays within maxDuration × maxExtensions.
 func applyExtensions(
@@ -64,6 +68,12 @@ func applyExtensions(
 ) (time.Time, []accessv1alpha1.ExtensionRecord, map[string]string) {
 	exts = slices.Clone(exts)
 	slices.SortFunc(exts, func(a, b Extension) int {
+		if a.Applied != b.Applied {
+			if a.Applied {
+				return -1
+			}
+			return 1
+		}
 		if c := a.ApprovedAt.Compare(b.ApprovedAt); c != 0 {
 			return c
 		}

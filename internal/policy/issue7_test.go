@@ -302,6 +302,14 @@ func TestApplyExtensions(t *testing.T) {
 			t.Fatalf("got %s, refused %v", res.Outcome, res.RefusedExtensions)
 		}
 	})
+	t.Run("an applied extension keeps its place against one approved in the same second", func(t *testing.T) {
+		_, applied, refused := applyExtensions(t0.Add(time.Hour),
+			[]Extension{ext("b-more", time.Minute, time.Minute), {Name: "c-more", Duration: time.Minute, ApprovedAt: t0.Add(time.Minute), Applied: true}},
+			1, time.Hour)
+		if len(applied) != 1 || applied[0].Request != "c-more" || refused["b-more"] == "" {
+			t.Fatalf("applied %v refused %v, want c-more kept", applied, refused)
+		}
+	})
 	t.Run("the time added never exceeds maxDuration times maxExtensions", func(t *testing.T) {
 		// maxDuration shrank to 10m after the extensions were approved.
 		exp, applied, refused := applyExtensions(t0.Add(time.Hour),

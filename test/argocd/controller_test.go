@@ -25,7 +25,6 @@ import (
 	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/controller"
 	"rolegate.dev/rolegate/internal/scheme"
-	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 // The controller-driven tests below run rolegate's real reconcilers against
@@ -83,10 +82,12 @@ func newWorld(t *testing.T, extra ...client.Object) *world {
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "db-migrator", Namespace: ns}},
 		pol, req,
 	}, extra...)
-	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
-		WithStatusSubresource(&accessv1alpha1.AccessRequest{}, &accessv1alpha1.AccessDecision{}, &accessv1alpha1.ApprovalPolicy{}).
-		WithIndex(&accessv1alpha1.AccessDecision{}, controller.DecisionRequestIndex, snapshot.DecisionRequest).
-		Build()
+	b := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
+		WithStatusSubresource(&accessv1alpha1.AccessRequest{}, &accessv1alpha1.AccessDecision{}, &accessv1alpha1.ApprovalPolicy{})
+	for _, ix := range controller.Indexes() {
+		b = b.WithIndex(ix.Object, ix.Field, ix.Extract)
+	}
+	c := b.Build()
 	clock := clocktesting.NewFakeClock(t0.Add(time.Minute))
 	return &world{
 		t: t, c: c, clock: clock,

@@ -49,8 +49,15 @@ if ready.reason == "PendingApproval" then
   return hs
 end
 
--- Granted, or ended normally (closed).
-if ready.reason == "Granted" or ready.reason == "Expired" or ready.reason == "Revoked" then
+-- Approved, waiting for its spec.startTime.
+if ready.reason == "Scheduled" then
+  hs.status = "Suspended"
+  hs.message = describe(ready)
+  return hs
+end
+
+-- Granted (or extending a grant), or ended normally (closed).
+if ready.reason == "Granted" or ready.reason == "Extended" or ready.reason == "Expired" or ready.reason == "Revoked" then
   hs.status = "Healthy"
   hs.message = describe(ready)
   return hs
