@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
@@ -113,6 +116,55 @@ func DescribeRisks(role string, risks []Risk) string {
 		parts = append(parts, r.String())
 	}
 	return role + ": " + strings.Join(parts, "; ")
+}
+
+// AggregateRules returns a ClusterRole's rules together with those of
+// every ClusterRole its aggregationRule selects, followed recursively, each
+// ClusterRole visited once and each rule listed once. A cluster's
+// aggregation controller writes exactly these rules into the ClusterRole;
+// where none runs (envtest, offline files, a ClusterRole applied a moment
+// ago) the union judges the ClusterRole as the cluster will. matching lists
+// the ClusterRoles a selector matches.
+func AggregateRules(root *rbacv1.ClusterRole, matching func(labels.Selector) ([]rbacv1.ClusterRole, error)) ([]rbacv1.PolicyRule, error) {
+	var rules []rbacv1.PolicyRule
+	add := func(rs []rbacv1.PolicyRule) {
+		for _, r := range rs {
+			if !slices.ContainsFunc(rules, func(have rbacv1.PolicyRule) bool { return equality.Semantic.DeepEqual(have, r) }) {
+				rules = append(rules, r)
+			}
+		}
+	}
+	add(root.Rules)
+	seen := map[string]bool{root.Name: true}
+	queue := []*rbacv1.ClusterRole{root}
+	for len(queue) > 0 {
+		cr := queue[0]
+		queue = queue[1:]
+		if cr.AggregationRule == nil {
+			continue
+		}
+		for _, ls := range cr.AggregationRule.ClusterRoleSelectors {
+			sel, err := metav1.LabelSelectorAsSelector(&ls)
+			if err != nil {
+				return nil, fmt.Errorf("ClusterRole %s: aggregationRule: %w", cr.Name, err)
+			}
+			children, err := matching(sel)
+			if err != nil {
+				return nil, err
+			}
+			slices.SortFunc(children, func(a, b rbacv1.ClusterRole) int { return strings.Compare(a.Name, b.Name) })
+			for i := range children {
+				child := &children[i]
+				if seen[child.Name] {
+					continue
+				}
+				seen[child.Name] = true
+				add(child.Rules)
+				queue = append(queue, child)
+			}
+		}
+	}
+	return rules, nil
 }
 
 // RiskViolation is the violation Evaluate reports for a request whose role

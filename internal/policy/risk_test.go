@@ -6,6 +6,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
@@ -133,5 +134,68 @@ func TestRiskViolation(t *testing.T) {
 	accepted.AllowPersistenceRisk, accepted.PersistenceRiskReason = true, "migrations write their own Secrets"
 	if v := RiskViolation(req, &accepted, risks); v != nil {
 		t.Errorf("RiskViolation with the risk accepted = %+v, want nil", v)
+	}
+}
+
+func TestAggregateRules(t *testing.T) {
+	cr := func(name string, lbls map[string]string, selects []map[string]string, rules ...rbacv1.PolicyRule) rbacv1.ClusterRole {
+		c := rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbls}, Rules: rules}
+		if selects != nil {
+			c.AggregationRule = &rbacv1.AggregationRule{}
+			for _, s := range selects {
+				c.AggregationRule.ClusterRoleSelectors = append(c.AggregationRule.ClusterRoleSelectors, metav1.LabelSelector{MatchLabels: s})
+			}
+		}
+		return c
+	}
+	core := []string{""}
+	a, b := map[string]string{"to": "a"}, map[string]string{"to": "b"}
+	all := []rbacv1.ClusterRole{
+		// root aggregates a; a's children include b-parent, which aggregates b,
+		// whose child selects a again (a cycle); root already holds one
+		// child's rule, as a cluster's aggregation controller leaves it.
+		cr("root", nil, []map[string]string{a}, riskRule(core, []string{"pods"}, []string{"get"})),
+		cr("z-pods", a, nil, riskRule(core, []string{"pods"}, []string{"get"})),
+		cr("b-parent", a, []map[string]string{b}),
+		cr("secrets", b, []map[string]string{a}, riskRule(core, []string{"secrets"}, []string{"create"})),
+		cr("unrelated", nil, nil, riskRule(core, []string{"nodes"}, []string{"get"})),
+	}
+	matching := func(sel labels.Selector) ([]rbacv1.ClusterRole, error) {
+		var out []rbacv1.ClusterRole
+		for _, c := range all {
+			if sel.Matches(labels.Set(c.Labels)) {
+				out = append(out, c)
+			}
+		}
+		return out, nil
+	}
+	rules, err := AggregateRules(&all[0], matching)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rules {
+		got = append(got, r.Resources[0])
+	}
+	if strings.Join(got, ",") != "pods,secrets" {
+		t.Errorf("AggregateRules resources = %v, want [pods secrets]", got)
+	}
+	if risks := PersistenceRisks(rules); len(risks) != 1 || !strings.Contains(risks[0].Why, "create Secrets") {
+		t.Errorf("risks of the aggregate = %v, want the grandchild's Secret rule", risks)
+	}
+
+	plain := cr("plain", nil, nil, riskRule(core, []string{"pods"}, []string{"get"}))
+	if rules, err := AggregateRules(&plain, func(labels.Selector) ([]rbacv1.ClusterRole, error) {
+		t.Error("a ClusterRole without aggregationRule lists nothing")
+		return nil, nil
+	}); err != nil || len(rules) != 1 {
+		t.Errorf("AggregateRules(plain) = %v, %v", rules, err)
+	}
+
+	bad := cr("bad", nil, nil)
+	bad.AggregationRule = &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: "k", Operator: "Bogus"}}}}}
+	if _, err := AggregateRules(&bad, matching); err == nil || !strings.Contains(err.Error(), "ClusterRole bad") {
+		t.Errorf("AggregateRules with an invalid selector: err = %v", err)
 	}
 }

@@ -6,15 +6,12 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -115,7 +112,13 @@ func RoleRules(ctx context.Context, c client.Reader, ref accessv1alpha1.RoleRef,
 	if !ok {
 		return obj.(*rbacv1.Role).Rules, true, nil
 	}
-	rules, err := aggregatedRules(ctx, c, cr)
+	rules, err := policy.AggregateRules(cr, func(sel labels.Selector) ([]rbacv1.ClusterRole, error) {
+		var list rbacv1.ClusterRoleList
+		if err := c.List(ctx, &list, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return nil, fmt.Errorf("listing the ClusterRoles that %s aggregates: %w", ref, err)
+		}
+		return list.Items, nil
+	})
 	if err != nil {
 		return nil, true, err
 	}
@@ -140,48 +143,6 @@ func getRole(ctx context.Context, c client.Reader, ref accessv1alpha1.RoleRef, n
 	default:
 		return nil, false, fmt.Errorf("reading %s: %w", ref, err)
 	}
-}
-
-// aggregatedRules is the union of root's rules and those of the
-// ClusterRoles it aggregates, each ClusterRole visited once.
-func aggregatedRules(ctx context.Context, c client.Reader, root *rbacv1.ClusterRole) ([]rbacv1.PolicyRule, error) {
-	rules := slices.Clone(root.Rules)
-	seen := map[string]bool{root.Name: true}
-	queue := []*rbacv1.ClusterRole{root}
-	for len(queue) > 0 {
-		cr := queue[0]
-		queue = queue[1:]
-		if cr.AggregationRule == nil {
-			continue
-		}
-		for _, sel := range cr.AggregationRule.ClusterRoleSelectors {
-			selector, err := metav1.LabelSelectorAsSelector(&sel)
-			if err != nil {
-				return nil, fmt.Errorf("ClusterRole %s: aggregationRule: %w", cr.Name, err)
-			}
-			var list rbacv1.ClusterRoleList
-			if err := c.List(ctx, &list, client.MatchingLabelsSelector{Selector: selector}); err != nil {
-				return nil, fmt.Errorf("listing the ClusterRoles that %s aggregates: %w", cr.Name, err)
-			}
-			slices.SortFunc(list.Items, func(a, b rbacv1.ClusterRole) int { return strings.Compare(a.Name, b.Name) })
-			for i := range list.Items {
-				child := &list.Items[i]
-				if seen[child.Name] {
-					continue
-				}
-				seen[child.Name] = true
-				// A cluster's aggregation controller has already copied
-				// the child's rules into the parent: list each rule once.
-				for _, r := range child.Rules {
-					if !slices.ContainsFunc(rules, func(have rbacv1.PolicyRule) bool { return equality.Semantic.DeepEqual(have, r) }) {
-						rules = append(rules, r)
-					}
-				}
-				queue = append(queue, child)
-			}
-		}
-	}
-	return rules, nil
 }
 
 // Input turns the snapshot into policy.Evaluate's input.
