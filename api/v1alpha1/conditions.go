@@ -61,6 +61,7 @@ const (
 	ReasonExtensionsNotAllowed         = "ExtensionsNotAllowed"
 	ReasonExtendsInvalid               = "ExtendsInvalid"
 	ReasonExtensionLimitReached        = "ExtensionLimitReached"
+	ReasonStartTimeNotAllowed          = "StartTimeNotAllowed"
 )
 
 // Approval reasons (Approved condition).

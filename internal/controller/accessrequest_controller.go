@@ -216,24 +216,13 @@ func (r *AccessRequestReconciler) evaluate(
 	}
 	in := snap.Input(ar, grantEvidence(ar, bindings, now), now)
 	if ar.Spec.Extends != "" {
-		if in.Extends, err = r.getRequest(ctx, ar.Namespace, ar.Spec.Extends); err != nil {
+		if in.Extends, err = snapshot.Extends(ctx, r, ar); err != nil {
 			return policy.Result{}, nil, err
 		}
 	} else if in.Extensions, err = r.approvedExtensions(ctx, ar, snap, now); err != nil {
 		return policy.Result{}, nil, err
 	}
 	return policy.Evaluate(in), snap.Decisions, nil
-}
-
-func (r *AccessRequestReconciler) getRequest(ctx context.Context, namespace, name string) (*accessv1alpha1.AccessRequest, error) {
-	ar := &accessv1alpha1.AccessRequest{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, ar); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("reading AccessRequest %s: %w", name, err)
-	}
-	return ar, nil
 }
 
 // approvedExtensions evaluates every request that extends ar, from its own
@@ -270,7 +259,7 @@ func (r *AccessRequestReconciler) approvedExtensions(
 // observeTarget evaluates the request an extension extends, as that
 // request's own reconcile does, to learn whether the extension applies.
 func (r *AccessRequestReconciler) observeTarget(ctx context.Context, w *world) error {
-	target, err := r.getRequest(ctx, w.req.Namespace, w.req.Spec.Extends)
+	target, err := snapshot.Extends(ctx, r, w.req)
 	if err != nil || target == nil {
 		return err
 	}

@@ -169,6 +169,25 @@ func TestScheduledStart(t *testing.T) {
 			t.Fatalf("got %s, want Expired", res.Outcome)
 		}
 	})
+	t.Run("break-glass cannot be scheduled", func(t *testing.T) {
+		r := breakGlassRequest()
+		st := metav1.NewTime(t0.Add(time.Hour))
+		r.Spec.StartTime = &st
+		res := evaluate(breakGlassPolicy(), r, nil, -1, time.Second)
+		if res.Outcome != OutcomeInvalid || res.Violations[0].Reason != accessv1alpha1.ReasonStartTimeNotAllowed {
+			t.Fatalf("got %s %v, want StartTimeNotAllowed", res.Outcome, res.Violations)
+		}
+	})
+	t.Run("an extension cannot be scheduled", func(t *testing.T) {
+		r := extensionOf(grantedOriginal())
+		st := metav1.NewTime(t0.Add(time.Hour))
+		r.Spec.StartTime = &st
+		res := Evaluate(Input{Request: r, Policies: []accessv1alpha1.ApprovalPolicy{*extensionPolicy(1)}, NamespaceLabels: paymentsNS,
+			RoleExists: true, Now: t0.Add(time.Minute), Extends: grantedOriginal()})
+		if res.Outcome != OutcomeInvalid || res.Violations[0].Field != "spec.startTime" {
+			t.Fatalf("got %s %v, want a spec.startTime violation", res.Outcome, res.Violations)
+		}
+	})
 	t.Run("still pending at its start time, it waits for approval", func(t *testing.T) {
 		res := evaluate(paymentsPolicy(), scheduled(10*time.Minute), nil, -1, 20*time.Minute)
 		if res.Outcome != OutcomePending {

@@ -92,6 +92,17 @@ func Validate(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.AccessReques
 
 	out = append(out, validateTags(p, req)...)
 
+	if req.Spec.StartTime != nil {
+		switch {
+		case req.Spec.Extends != "":
+			add(accessv1alpha1.ReasonStartTimeNotAllowed, "spec.startTime",
+				"an extension continues the grant it extends without a gap; remove startTime")
+		case BreakGlassOf(e, req) != nil:
+			add(accessv1alpha1.ReasonStartTimeNotAllowed, "spec.startTime",
+				"break-glass access starts at once; remove startTime, or drop the type: break-glass tag to schedule an approved grant")
+		}
+	}
+
 	if e != nil && !e.AutoApprove {
 		sens := EffectiveSensitivity(req, e)
 		if _, ok := DecidingTier(p, sens); !ok {

@@ -99,7 +99,10 @@ func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) ad
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	if policy.Closed(ar) {
+	// A break-glass grant is reviewed after the fact, often after it ended.
+	reviewAfterEnd := d.Spec.Decision == accessv1alpha1.DecisionAcknowledge &&
+		meta.IsStatusConditionFalse(ar.Status.Conditions, accessv1alpha1.ConditionReviewed)
+	if policy.Closed(ar) && !reviewAfterEnd {
 		reason := ""
 		if c := meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady); c != nil {
 			reason = c.Reason

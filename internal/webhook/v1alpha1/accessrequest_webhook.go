@@ -106,10 +106,20 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	res := policy.Evaluate(snap.Input(ar, time.Time{}, v.Clock.Now()))
+	now := v.Clock.Now()
+	in := snap.Input(ar, time.Time{}, now)
+	if in.Extends, err = snapshot.Extends(ctx, v.Reader, ar); err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	res := policy.Evaluate(in)
 	if len(res.Violations) > 0 {
 		v.Metrics.Rejected(res.Violations[0].Reason)
 		return admission.Denied(joinViolations(res.Violations))
+	}
+	if st := ar.Spec.StartTime; st != nil && res.Entitlement != nil &&
+		!now.Before(policy.ExpiresAt(st.Time, ar.Spec.Duration.Duration, policy.MaxDuration(res.Entitlement, ar))) {
+		return admission.Denied(fmt.Sprintf("spec.startTime: the window from %s for %s has already ended; "+
+			"set a later startTime, or remove it to start once approved", st.UTC().Format(time.RFC3339), ar.Spec.Duration.Duration))
 	}
 	return admission.Allowed("")
 }
