@@ -28,7 +28,7 @@ func newLintCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	o := lintOptions{}
 	cmd := &cobra.Command{
 		Use:   "lint PATH...",
-		Short: "Check AccessRequest manifests against the ApprovalPolicies next to them, offline",
+		Short: "Check AccessRequest manifests and catalog roles against the ApprovalPolicies next to them, offline",
 		Long: `Check AccessRequest and AccessDecision manifests in files or directories
 against the ApprovalPolicies found in the same paths, without a cluster, with
 the same rules as rolegate's admission webhook. Prints one line per problem,
@@ -47,7 +47,17 @@ What a repository cannot tell:
   - The requester, written by admission: requester rules are checked only
     with --requester; a manifest that sets spec.requester (or spec.reviewer
     on an AccessDecision) is refused.
-  - Whether a Role exists: not checked.`,
+  - Whether a Role exists: not checked.
+
+Roles and ClusterRoles in the paths are analysed as the controller analyses
+catalog roles: a role whose rules let a holder outlive or widen a temporary
+grant (bind, escalate or impersonate; creating service account tokens,
+Secrets, RoleBindings, ClusterRoleBindings or CertificateSigningRequests;
+writing webhook configurations; wildcard verbs or resources) is reported on
+the entitlement that offers it, and on every request for it, unless the
+entitlement sets allowPersistenceRisk. A ClusterRole's aggregationRule is
+followed among the ClusterRoles in the paths. A Role in a namespace whose
+labels are unknown is a warning.`,
 		Example: `  # Lint a GitOps repository
   kubectl rolegate lint deploy/
 

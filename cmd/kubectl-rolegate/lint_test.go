@@ -30,6 +30,19 @@ func TestLintCommand(t *testing.T) {
 			errOut: "error: 8 problem(s) that admission would refuse, in 9 AccessRequest(s) checked",
 		},
 		{
+			name: "exits 1 for a catalog role with an unaccepted persistence risk",
+			args: []string{"lint", filepath.Join(lintTestdata, "risk")},
+			code: 1,
+			out: []string{
+				filepath.Join(lintTestdata, "risk", "policy.yaml") + ":16: spec.entitlements[2]: Role/secret-writer in namespace payments (" +
+					filepath.Join(lintTestdata, "risk", "roles.yaml") + `:52): rule {apiGroups: [""], resources: ["secrets"], ` +
+					`verbs: ["get", "create"]} can create Secrets`,
+				"remove the rule, or set allowPersistenceRisk: true with persistenceRiskReason on the entitlement",
+				filepath.Join(lintTestdata, "risk", "requests.yaml") + ":8: spec.roleRef: Role/secret-writer lets its holder outlive",
+			},
+			errOut: "error: 4 problem(s) that admission would refuse, in 4 AccessRequest(s) checked",
+		},
+		{
 			name:     "exits 0 for a clean tree",
 			args:     []string{"lint", filepath.Join(lintTestdata, "clean")},
 			code:     0,

@@ -131,8 +131,8 @@ func TestPolicyFlagsEveryPersistenceRisk(t *testing.T) {
 			if tc.kind == accessv1alpha1.RoleKindRole {
 				role += " in namespace " + ns
 			}
-			rule := fmt.Sprintf("rule {apiGroups: %q, resources: %q, verbs: %q} %s",
-				tc.rule.APIGroups, tc.rule.Resources, tc.rule.Verbs, tc.why)
+			rule := fmt.Sprintf(`rule {apiGroups: [%q], resources: [%q], verbs: [%q]} %s`,
+				tc.rule.APIGroups[0], tc.rule.Resources[0], tc.rule.Verbs[0], tc.why)
 			wantInMessage(t, c, "spec.entitlements[0]: "+role+": "+rule, persistenceFix)
 		})
 	}

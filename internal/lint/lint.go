@@ -10,7 +10,12 @@
 //   - the requester is written at admission, so requester rules run only
 //     when Options.Requester is set, and a manifest that sets spec.requester
 //     (or an AccessDecision that sets spec.reviewer) is refused;
-//   - whether a Role exists is not checked.
+//   - whether a Role exists is not checked; but Roles and ClusterRoles found
+//     among the inputs are analysed as the controller analyses catalog
+//     roles: one whose rules let a holder outlive or widen a temporary grant
+//     (policy.PersistenceRisks, with aggregation among the input
+//     ClusterRoles) is reported on the entitlement that offers it, and on
+//     the requests for it, unless the entitlement sets allowPersistenceRisk.
 package lint
 
 import (
@@ -19,10 +24,13 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
@@ -130,10 +138,16 @@ func Lint(sources []Source, o Options) Result {
 		res.Findings = append(res.Findings, fs...)
 	}
 
-	l := linter{o: o, nsLabels: map[string]map[string]string{}}
+	l := linter{o: o, nsLabels: map[string]map[string]string{}, clusterRoles: map[string]*roleDoc{}}
 	policyAt := map[string]*doc{}
 	for _, d := range docs {
 		switch {
+		case d.apiVersion == rbacv1.SchemeGroupVersion.String() && (d.kind == "Role" || d.kind == "ClusterRole"):
+			if r := readRole(d); r != nil && d.kind == "Role" {
+				l.roles = append(l.roles, r)
+			} else if r != nil {
+				l.clusterRoles[r.name] = r
+			}
 		case d.apiVersion == "v1" && d.kind == "Namespace":
 			var ns struct {
 				Metadata metav1.ObjectMeta `json:"metadata"`
@@ -159,6 +173,10 @@ func Lint(sources []Source, o Options) Result {
 	}
 	for ns, labels := range o.NamespaceLabels {
 		l.nsLabels[ns] = labels
+	}
+	l.policyAt = policyAt
+	for _, p := range l.policies {
+		res.Findings = append(res.Findings, l.risks(&p)...)
 	}
 
 	for _, d := range docs {
@@ -190,6 +208,157 @@ type linter struct {
 	o        Options
 	nsLabels map[string]map[string]string
 	policies []accessv1alpha1.ApprovalPolicy
+	policyAt map[string]*doc
+	// roles are the Roles among the inputs, in order; clusterRoles the
+	// ClusterRoles by name (a later definition replaces an earlier one).
+	roles        []*roleDoc
+	clusterRoles map[string]*roleDoc
+}
+
+// roleDoc is a Role or ClusterRole read from the inputs.
+type roleDoc struct {
+	doc             *doc
+	name, namespace string
+	labels          map[string]string
+	rules           []rbacv1.PolicyRule
+	aggregation     *rbacv1.AggregationRule
+}
+
+// readRole reads a Role or ClusterRole leniently: a manifest rolegate does
+// not own is not linted, only analysed; one that cannot be read is skipped.
+func readRole(d *doc) *roleDoc {
+	var r struct {
+		Metadata        metav1.ObjectMeta       `json:"metadata"`
+		Rules           []rbacv1.PolicyRule     `json:"rules"`
+		AggregationRule *rbacv1.AggregationRule `json:"aggregationRule"`
+	}
+	if err := decode(d, &r, false); err != nil || r.Metadata.Name == "" {
+		return nil
+	}
+	out := &roleDoc{doc: d, name: r.Metadata.Name, labels: r.Metadata.Labels, rules: r.Rules}
+	if d.kind == "ClusterRole" {
+		out.aggregation = r.AggregationRule
+		return out
+	}
+	out.namespace = r.Metadata.Namespace
+	if d.src.Namespace != "" {
+		out.namespace = d.src.Namespace
+	}
+	return out
+}
+
+func (r *roleDoc) where() string { return fmt.Sprintf("%s:%d", r.doc.src.Path, r.doc.node.Line) }
+
+// roleRules are the rules of a role found among the inputs: a ClusterRole
+// with the rules of the input ClusterRoles it aggregates.
+func (l *linter) roleRules(r *roleDoc) ([]rbacv1.PolicyRule, error) {
+	if r.doc.kind != "ClusterRole" {
+		return r.rules, nil
+	}
+	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: r.name}, Rules: r.rules, AggregationRule: r.aggregation}
+	return policy.AggregateRules(cr, func(sel labels.Selector) ([]rbacv1.ClusterRole, error) {
+		var out []rbacv1.ClusterRole
+		for _, c := range l.clusterRoles {
+			if sel.Matches(labels.Set(c.labels)) {
+				out = append(out, rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: c.name, Labels: c.labels},
+					Rules: c.rules, AggregationRule: c.aggregation})
+			}
+		}
+		return out, nil
+	})
+}
+
+// findRole is the input role a request for ref in namespace would get;
+// nil if the inputs do not hold it.
+func (l *linter) findRole(ref accessv1alpha1.RoleRef, namespace string) *roleDoc {
+	if ref.Kind == accessv1alpha1.RoleKindClusterRole {
+		return l.clusterRoles[ref.Name]
+	}
+	var found *roleDoc
+	for _, r := range l.roles {
+		if r.name == ref.Name && r.namespace == namespace {
+			found = r
+		}
+	}
+	return found
+}
+
+// governs tells whether p governs namespace: known is false when the
+// namespace or its labels are not known offline.
+func (l *linter) governs(p *accessv1alpha1.ApprovalPolicy, namespace string) (governed, known bool) {
+	if selectsAll(p.Spec.NamespaceSelector) {
+		return true, true
+	}
+	nsLabels, ok := l.nsLabels[namespace]
+	if namespace == "" || !ok {
+		return false, false
+	}
+	sel, err := metav1.LabelSelectorAsSelector(p.Spec.NamespaceSelector)
+	if err != nil {
+		return false, true
+	}
+	return sel.Matches(labels.Set(nsLabels)), true
+}
+
+// risks reports the catalog roles of p, found among the inputs, whose
+// rules let a holder outlive or widen a grant, on the entitlement that
+// offers each (as the controller reports them on the policy's Ready
+// condition). A Role counts in the namespaces p governs; one whose
+// namespace p may govern, for all the inputs tell, is a warning.
+func (l *linter) risks(p *accessv1alpha1.ApprovalPolicy) []Finding {
+	d := l.policyAt[p.Name]
+	var out []Finding
+	for i, e := range p.Spec.Entitlements {
+		if e.AllowPersistenceRisk {
+			continue
+		}
+		field := "spec.entitlements[" + strconv.Itoa(i) + "]"
+		var candidates []*roleDoc
+		if e.RoleRef.Kind == accessv1alpha1.RoleKindClusterRole {
+			if r := l.clusterRoles[e.RoleRef.Name]; r != nil {
+				candidates = append(candidates, r)
+			}
+		} else {
+			for _, r := range l.roles {
+				if r.name == e.RoleRef.Name {
+					candidates = append(candidates, r)
+				}
+			}
+		}
+		for _, r := range candidates {
+			sev, role := Error, e.RoleRef.String()
+			consequence := "a holder could outlive or widen a temporary grant, so requests for it are refused"
+			if r.doc.kind == "Role" {
+				governed, known := l.governs(p, r.namespace)
+				switch {
+				case known && !governed:
+					continue
+				case !known && r.namespace == "":
+					sev, role = Warning, role+" without a namespace"
+					consequence = fmt.Sprintf("requests for it are refused if ApprovalPolicy %q governs the namespace "+
+						"it is applied in, which cannot be told offline", p.Name)
+				case !known:
+					sev, role = Warning, role+" in namespace "+r.namespace
+					consequence = fmt.Sprintf("requests for it are refused if ApprovalPolicy %q governs namespace %s, "+
+						"which cannot be told offline (add the Namespace manifest or --namespace-labels)", p.Name, r.namespace)
+				default:
+					role += " in namespace " + r.namespace
+				}
+			}
+			rules, err := l.roleRules(r)
+			if err != nil {
+				out = append(out, r.doc.finding(Warning, ReasonInvalidObject, "aggregationRule", err.Error()))
+				continue
+			}
+			risks := policy.PersistenceRisks(rules)
+			if len(risks) == 0 {
+				continue
+			}
+			out = append(out, d.finding(sev, accessv1alpha1.ReasonEntitlementAllowsPersistence, field, fmt.Sprintf("%s; %s; %s",
+				policy.DescribeRisks(role+" ("+r.where()+")", risks), consequence, policy.PersistenceRiskFix)))
+		}
+	}
+	return out
 }
 
 func (l *linter) request(d *doc) []Finding {
@@ -260,6 +429,14 @@ func (l *linter) request(d *doc) []Finding {
 			}
 		}
 		out = append(out, d.violation(v))
+	}
+	// Admission refuses a role whose rules the entitlement does not accept.
+	if r := l.findRole(req.Spec.RoleRef, req.Namespace); r != nil {
+		if rules, err := l.roleRules(r); err == nil {
+			if v := policy.RiskViolation(checked, policy.FindEntitlement(p, req.Spec.RoleRef), policy.PersistenceRisks(rules)); v != nil {
+				out = append(out, d.violation(*v))
+			}
+		}
 	}
 	return out
 }
@@ -343,8 +520,8 @@ func scalar(m *yaml.Node, key string) string {
 }
 
 // lineOf is the line of the field (a dotted JSON path such as
-// spec.tags.owner; keys may themselves contain dots), or of its nearest
-// present parent, or of the object.
+// spec.tags.owner or spec.entitlements[1].roleRef; keys may themselves
+// contain dots), or of its nearest present parent, or of the object.
 func lineOf(n *yaml.Node, field string) int {
 	if field == "" {
 		return n.Line
@@ -367,19 +544,43 @@ func findKey(n *yaml.Node, segs []string) *yaml.Node {
 	}
 	for j := len(segs); j >= 1; j-- {
 		key := strings.Join(segs[:j], ".")
+		index := -1
+		if name, idx, ok := splitIndex(key); ok {
+			key, index = name, idx
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value != key {
 				continue
 			}
-			if j == len(segs) {
-				return n.Content[i]
+			keyNode, value := n.Content[i], n.Content[i+1]
+			if index >= 0 {
+				if value.Kind != yaml.SequenceNode || index >= len(value.Content) {
+					continue
+				}
+				keyNode, value = value.Content[index], value.Content[index]
 			}
-			if k := findKey(n.Content[i+1], segs[j:]); k != nil {
+			if j == len(segs) {
+				return keyNode
+			}
+			if k := findKey(value, segs[j:]); k != nil {
 				return k
 			}
 		}
 	}
 	return nil
+}
+
+// splitIndex splits "entitlements[2]" into "entitlements" and 2.
+func splitIndex(seg string) (string, int, bool) {
+	name, rest, ok := strings.Cut(seg, "[")
+	if !ok || !strings.HasSuffix(rest, "]") {
+		return "", 0, false
+	}
+	i, err := strconv.Atoi(strings.TrimSuffix(rest, "]"))
+	if err != nil || i < 0 {
+		return "", 0, false
+	}
+	return name, i, true
 }
 
 // ParseNamespaceLabels reads a --namespace-labels value, `ns=k=v,k2=v2`

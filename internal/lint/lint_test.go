@@ -255,3 +255,119 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+func TestLintPersistenceRisks(t *testing.T) {
+	dir := filepath.FromSlash("testdata/risk/")
+	fix := "; remove the rule, or set allowPersistenceRisk: true with persistenceRiskReason on the entitlement"
+	refused := "; a holder could outlive or widen a temporary grant, so requests for it are refused"
+	secretWriter := `Role/secret-writer in namespace payments (` + dir + `roles.yaml:52): ` +
+		`rule {apiGroups: [""], resources: ["secrets"], verbs: ["get", "create"]} can create Secrets, including long-lived service account tokens`
+	staging := `Role/secret-writer in namespace staging (` + dir + `roles.yaml:70): ` +
+		`rule {apiGroups: ["*"], resources: ["*"], verbs: ["*"]} grants every verb (*)`
+	aggregated := `ClusterRole/aggregate-admin (` + dir + `roles.yaml:20): ` +
+		`rule {apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get", "escalate"]} has the escalate verb, ` +
+		`which widens access beyond the role`
+	requestFinding := func(line, role, risk string) string {
+		return dir + "requests.yaml:" + line + ": spec.roleRef: " + role + " lets its holder outlive or widen a temporary grant (" +
+			role + ": " + risk + "); remove those rules from the role, or have the policy owner accept the risk with " +
+			"allowPersistenceRisk and persistenceRiskReason"
+	}
+	cases := []struct {
+		name   string
+		opts   Options
+		want   []string
+		errors int
+	}{
+		{"flags risky catalog roles on the entitlement and on the requests for them", Options{}, []string{
+			dir + "policy.yaml:16: spec.entitlements[2]: " + secretWriter + refused + fix,
+			dir + `policy.yaml:16: warning: spec.entitlements[2]: ` + staging + `; requests for it are refused if ` +
+				`ApprovalPolicy "payments" governs namespace staging, which cannot be told offline ` +
+				`(add the Namespace manifest or --namespace-labels)` + fix,
+			dir + "policy.yaml:19: spec.entitlements[3]: " + aggregated + refused + fix,
+			requestFinding("8", "Role/secret-writer",
+				`rule {apiGroups: [""], resources: ["secrets"], verbs: ["get", "create"]} can create Secrets, including long-lived service account tokens`),
+			requestFinding("41", "ClusterRole/aggregate-admin",
+				`rule {apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get", "escalate"]} has the escalate verb, `+
+					`which widens access beyond the role`),
+		}, 4},
+		{"a Role in a namespace the policy governs is an error", Options{NamespaceLabels: map[string]map[string]string{"staging": {"team": "payments"}}},
+			[]string{dir + "policy.yaml:16: spec.entitlements[2]: " + staging + refused + fix}, 5},
+		{"a Role in a namespace the policy does not govern is not reported", Options{NamespaceLabels: map[string]map[string]string{"staging": {"team": "qa"}}},
+			nil, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := lintPaths(t, tc.opts, "testdata/risk")
+			got := lines(r)
+			for _, w := range tc.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("missing finding\n  %s\ngot:\n  %s", w, strings.Join(got, "\n  "))
+				}
+			}
+			for _, f := range r.Findings {
+				if f.Reason != accessv1alpha1.ReasonEntitlementAllowsPersistence {
+					t.Errorf("unexpected finding %s (%s)", f, f.Reason)
+				}
+				// Harmless, aggregated-harmless, accepted and absent roles
+				// are never reported, nor is the Role of an ungoverned namespace.
+				for _, clean := range []string{"view", "db-migrator", "token-minter", "not-in-the-tree", "roles.yaml:61"} {
+					if strings.Contains(f.Message, "/"+clean+" ") || strings.Contains(f.Message, clean+")") {
+						t.Errorf("finding names %s, which carries no unaccepted risk: %s", clean, f)
+					}
+				}
+			}
+			if r.Errors() != tc.errors {
+				t.Errorf("Errors() = %d, want %d:\n  %s", r.Errors(), tc.errors, strings.Join(got, "\n  "))
+			}
+		})
+	}
+}
+
+func TestLintPersistenceRiskOfARoleWithoutNamespace(t *testing.T) {
+	policy := "apiVersion: access.rolegate.dev/v1alpha1\nkind: ApprovalPolicy\nmetadata: {name: p}\nspec:\n" +
+		"  namespaceSelector: {matchLabels: {team: a}}\n  entitlements:\n" +
+		"    - {roleRef: {kind: Role, name: binder}, maxDuration: 1h, autoApprove: true}\n"
+	role := "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: binder}\n" +
+		"rules:\n  - {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]}\n"
+	r := Lint([]Source{{Path: "policy.yaml", Data: []byte(policy)}, {Path: "role.yaml", Data: []byte(role)}}, Options{})
+	want := `policy.yaml:7: warning: spec.entitlements[0]: Role/binder without a namespace (role.yaml:1): ` +
+		`rule {apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles"], verbs: ["bind"]} has the bind verb, ` +
+		`which widens access beyond the role; requests for it are refused if ApprovalPolicy "p" governs the namespace ` +
+		`it is applied in, which cannot be told offline; remove the rule, or set allowPersistenceRisk: true with ` +
+		`persistenceRiskReason on the entitlement`
+	if got := lines(r); !slices.Equal(got, []string{want}) {
+		t.Errorf("findings =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), want)
+	}
+	// A kustomization's namespace places the Role.
+	r = Lint([]Source{{Path: "policy.yaml", Data: []byte(policy)}, {Path: "role.yaml", Data: []byte(role), Namespace: "a"},
+		{Path: "ns.yaml", Data: []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {team: a}}\n")}}, Options{})
+	if r.Errors() != 1 || !strings.Contains(r.Findings[0].Message, "Role/binder in namespace a (role.yaml:1)") {
+		t.Errorf("findings = %q, want one error for the Role in namespace a", lines(r))
+	}
+}
+
+func TestLineOfSequenceItems(t *testing.T) {
+	src := "spec:\n  entitlements:\n    - roleRef: {kind: Role, name: a}\n      maxDuration: 1h\n" +
+		"    - roleRef: {kind: Role, name: b}\n      maxDuration: 2h\n"
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
+		t.Fatal(err)
+	}
+	m := n.Content[0]
+	cases := []struct {
+		field string
+		want  int
+	}{
+		{"spec.entitlements[0]", 3},
+		{"spec.entitlements[1]", 5},
+		{"spec.entitlements[1].maxDuration", 6},
+		{"spec.entitlements[1].missing", 5},
+		{"spec.entitlements[7]", 1},
+		{"spec.entitlements[x]", 1},
+	}
+	for _, tc := range cases {
+		if got := lineOf(m, tc.field); got != tc.want {
+			t.Errorf("lineOf(%q) = %d, want %d", tc.field, got, tc.want)
+		}
+	}
+}

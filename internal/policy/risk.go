@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -20,9 +21,19 @@ type Risk struct {
 	Why  string
 }
 
+// String names the rule as it reads in a manifest, and why it is a risk:
+// rule {apiGroups: [""], resources: ["secrets"], verbs: ["get", "create"]} can create Secrets, ...
 func (r Risk) String() string {
-	return fmt.Sprintf("rule {apiGroups: %q, resources: %q, verbs: %q} %s",
-		r.Rule.APIGroups, r.Rule.Resources, r.Rule.Verbs, r.Why)
+	return fmt.Sprintf("rule {apiGroups: %s, resources: %s, verbs: %s} %s",
+		quoteList(r.Rule.APIGroups), quoteList(r.Rule.Resources), quoteList(r.Rule.Verbs), r.Why)
+}
+
+func quoteList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		quoted[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
 // sensitiveResource is a resource whose write lets its writer outlive or

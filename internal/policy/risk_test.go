@@ -99,11 +99,11 @@ func TestPersistenceRisks(t *testing.T) {
 func TestDescribeRisks(t *testing.T) {
 	msg := DescribeRisks("ClusterRole/edit", PersistenceRisks([]rbacv1.PolicyRule{
 		riskRule([]string{""}, []string{"secrets"}, []string{"create"}),
-		riskRule([]string{"rbac.authorization.k8s.io"}, []string{"roles"}, []string{"bind"}),
+		riskRule([]string{"rbac.authorization.k8s.io"}, []string{"roles"}, []string{"get", "bind"}),
 	}))
 	want := `ClusterRole/edit: rule {apiGroups: [""], resources: ["secrets"], verbs: ["create"]} can create Secrets, ` +
 		`including long-lived service account tokens; ` +
-		`rule {apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["bind"]} has the bind verb, ` +
+		`rule {apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["get", "bind"]} has the bind verb, ` +
 		`which widens access beyond the role`
 	if msg != want {
 		t.Errorf("DescribeRisks =\n  %s\nwant\n  %s", msg, want)
