@@ -12,15 +12,16 @@ import (
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
 
-// newDecideCmd builds `approve`, `deny` or `revoke`: each creates one
+// newDecideCmd builds `approve`, `deny`, `revoke` or `acknowledge`: each creates one
 // AccessDecision; admission stamps the reviewer and refuses decisions that
 // would not count, naming the field and the reason.
 func newDecideCmd(f clientFactory, streams genericiooptions.IOStreams, decision accessv1alpha1.DecisionType) *cobra.Command {
 	verb := strings.ToLower(string(decision))
 	short := map[accessv1alpha1.DecisionType]string{
-		accessv1alpha1.DecisionApprove: "Approve a pending AccessRequest",
-		accessv1alpha1.DecisionDeny:    "Deny a pending AccessRequest",
-		accessv1alpha1.DecisionRevoke:  "Revoke the access an AccessRequest granted",
+		accessv1alpha1.DecisionApprove:     "Approve a pending AccessRequest",
+		accessv1alpha1.DecisionDeny:        "Deny a pending AccessRequest",
+		accessv1alpha1.DecisionRevoke:      "Revoke the access an AccessRequest granted",
+		accessv1alpha1.DecisionAcknowledge: "Acknowledge (review) a break-glass grant, during or after it",
 	}[decision]
 	var comment string
 	cmd := &cobra.Command{
@@ -37,6 +38,16 @@ tier or a later one, the request is not pending, or you already decided.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return decide(cmd.Context(), f, streams, decision, args[0], comment)
 		},
+	}
+	if decision == accessv1alpha1.DecisionAcknowledge {
+		cmd.Aliases = []string{"ack"}
+		cmd.Long = short + `.
+
+Break-glass access is granted at once, without approval, and stays
+Reviewed=False (ReviewPending) until a reviewer of its deciding tier or a
+later one acknowledges it. Creates an AccessDecision with decision
+Acknowledge; the server refuses it from the requester, from reviewers who
+are not eligible, and on requests that are not break-glass.`
 	}
 	cmd.Flags().StringVarP(&comment, "message", "m", "", "a comment recorded with the decision")
 	return cmd

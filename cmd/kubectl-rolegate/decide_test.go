@@ -16,10 +16,13 @@ import (
 )
 
 func TestDecideCreatesADecision(t *testing.T) {
-	for _, d := range []accessv1alpha1.DecisionType{accessv1alpha1.DecisionApprove, accessv1alpha1.DecisionDeny, accessv1alpha1.DecisionRevoke} {
-		t.Run(string(d), func(t *testing.T) {
+	for verb, d := range map[string]accessv1alpha1.DecisionType{
+		"approve": accessv1alpha1.DecisionApprove, "deny": accessv1alpha1.DecisionDeny, "revoke": accessv1alpha1.DecisionRevoke,
+		"acknowledge": accessv1alpha1.DecisionAcknowledge, "ack": accessv1alpha1.DecisionAcknowledge,
+	} {
+		t.Run(verb, func(t *testing.T) {
 			c := cliClient(&user{name: "alice"}, nil)
-			out, _, err := runCLI(t, c, strings.ToLower(string(d)), "edit-carol", "-m", "looks fine")
+			out, _, err := runCLI(t, c, verb, "edit-carol", "-m", "looks fine")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,13 +20,16 @@ import (
 )
 
 type requestOptions struct {
-	role     string
-	duration time.Duration
-	reason   string
-	tags     []string
-	policy   string
-	name     string
-	dryRun   bool
+	role      string
+	duration  time.Duration
+	reason    string
+	tags      []string
+	policy    string
+	name      string
+	dryRun    bool
+	extends   string
+	start     string
+	emergency bool
 }
 
 func newRequestCmd(f clientFactory, streams genericiooptions.IOStreams) *cobra.Command {
@@ -45,6 +48,18 @@ or the namespace, the check is skipped with a note and the server decides.`,
   kubectl rolegate request payments-api --role Role/db-migrator --for 1h \
     --reason "CHG-1234: schema migration" --tag type=temporary --tag sensitivity=high
 
+  # Prolong an active grant by 30 minutes (the policy must set maxExtensions)
+  kubectl rolegate request payments-api --role Role/db-migrator --for 30m \
+    --reason "CHG-1234 runs long" --extends payments-api-7xk2p
+
+  # Approved now, granted tonight at 22:00 UTC for two hours
+  kubectl rolegate request payments-api --role Role/db-migrator --for 2h \
+    --reason "CHG-1240 maintenance window" --start 2026-12-01T22:00:00Z
+
+  # Break-glass: granted at once without approval, reviewed afterwards
+  kubectl rolegate request payments-api --role Role/db-migrator --for 20m \
+    --reason "INC-88: payments down" --break-glass
+
   # Check only: run the policy check and a server-side dry run
   kubectl rolegate request payments-api --role ClusterRole/view --for 2h --reason debugging --dry-run`,
 		Args: cobra.ExactArgs(1),
@@ -59,6 +74,9 @@ or the namespace, the check is skipped with a note and the server decides.`,
 	fl.StringArrayVar(&o.tags, "tag", nil, "a tag KEY=VALUE; repeat for several")
 	fl.StringVar(&o.policy, "policy", "", "the ApprovalPolicy to request under, when several allow the role")
 	fl.StringVar(&o.name, "name", "", "the request's name; by default the server generates SERVICEACCOUNT-xxxxx")
+	fl.StringVar(&o.extends, "extends", "", "prolong the active grant of this AccessRequest instead of asking for a new one")
+	fl.StringVar(&o.start, "start", "", "schedule the grant: an RFC 3339 time (2026-12-01T22:00:00Z) or a delay from now (+2h)")
+	fl.BoolVar(&o.emergency, "break-glass", false, "ask for break-glass access (sets the tag type=break-glass): granted at once, reviewed afterwards")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "check the request (client-side and with a server-side dry run) without creating it")
 	_ = cmd.MarkFlagRequired("role")
 	_ = cmd.MarkFlagRequired("for")
@@ -77,6 +95,27 @@ func parseRole(s string) (accessv1alpha1.RoleRef, error) {
 		}
 	}
 	return accessv1alpha1.RoleRef{}, fmt.Errorf("--role must be Role/NAME or ClusterRole/NAME, got %q", s)
+}
+
+// parseStart reads --start: an RFC 3339 time, or +DURATION from now.
+func parseStart(s string, now time.Time) (*metav1.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if d, ok := strings.CutPrefix(s, "+"); ok {
+		delay, err := time.ParseDuration(d)
+		if err != nil || delay <= 0 {
+			return nil, fmt.Errorf("--start must be an RFC 3339 time or +DURATION (e.g. +2h), got %q", s)
+		}
+		t := metav1.NewTime(now.Add(delay).Truncate(time.Second))
+		return &t, nil
+	}
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil, fmt.Errorf("--start must be an RFC 3339 time or +DURATION (e.g. +2h), got %q", s)
+	}
+	t := metav1.NewTime(at)
+	return &t, nil
 }
 
 func parseTags(tags []string) (map[string]string, error) {
@@ -109,6 +148,20 @@ func (o *requestOptions) build(ns, sa string) (*accessv1alpha1.AccessRequest, er
 	if err != nil {
 		return nil, err
 	}
+	if o.emergency {
+		if v, ok := tags[accessv1alpha1.BreakGlassTag]; ok && v != accessv1alpha1.BreakGlassTagValue {
+			return nil, fmt.Errorf("--break-glass sets the tag %s=%s; remove --tag %s=%s", accessv1alpha1.BreakGlassTag,
+				accessv1alpha1.BreakGlassTagValue, accessv1alpha1.BreakGlassTag, v)
+		}
+		if tags == nil {
+			tags = map[string]string{}
+		}
+		tags[accessv1alpha1.BreakGlassTag] = accessv1alpha1.BreakGlassTagValue
+	}
+	start, err := parseStart(o.start, time.Now())
+	if err != nil {
+		return nil, err
+	}
 	ar := &accessv1alpha1.AccessRequest{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: o.name},
 		Spec: accessv1alpha1.AccessRequestSpec{
@@ -118,6 +171,8 @@ func (o *requestOptions) build(ns, sa string) (*accessv1alpha1.AccessRequest, er
 			Justification:  o.reason,
 			Tags:           tags,
 			Policy:         o.policy,
+			Extends:        o.extends,
+			StartTime:      start,
 		},
 	}
 	if o.name == "" {

@@ -182,12 +182,43 @@ func TestRequestSkipsWhatTheUserMayNotRead(t *testing.T) {
 	}
 }
 
+func TestRequestExtendsSchedulesAndBreaksGlass(t *testing.T) {
+	c := cliClient(dev, nil)
+	_, errOut, err := runCLI(t, c, "request", "payments-api", "--name", "later", "--role", "ClusterRole/edit", "--for", "30m",
+		"--reason", "CHG-9", "--tag", "ticket=CHG-9", "--tag", "type=temporary", "--start", "2026-12-01T22:00:00Z")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	ar := &accessv1alpha1.AccessRequest{}
+	if err := c.Get(t.Context(), client.ObjectKey{Namespace: "payments", Name: "later"}, ar); err != nil {
+		t.Fatal(err)
+	}
+	if st := ar.Spec.StartTime; st == nil || !st.Time.Equal(time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)) {
+		t.Errorf("startTime = %v", st)
+	}
+	start, err := parseStart("+2h", time.Date(2026, 11, 29, 5, 0, 0, 500, time.UTC))
+	if err != nil || !start.Time.Equal(time.Date(2026, 11, 29, 7, 0, 0, 0, time.UTC)) {
+		t.Errorf("+2h = %v, %v", start, err)
+	}
+	o := requestOptions{role: "Role/db-migrator", duration: 20 * time.Minute, extends: "payments-api-7xk2p", emergency: true}
+	built, err := o.build("payments", "payments-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built.Spec.Extends != "payments-api-7xk2p" || built.Spec.Tags["type"] != accessv1alpha1.BreakGlassTagValue {
+		t.Errorf("spec = %+v", built.Spec)
+	}
+}
+
 func TestRequestRejectsBadFlags(t *testing.T) {
 	for args, want := range map[string]string{
-		"--role edit --for 1h":                 `--role must be Role/NAME or ClusterRole/NAME, got "edit"`,
-		"--role Role/x --for -1h":              "--for must be a positive duration",
-		"--role Role/x --for 1h --tag novalue": `--tag must be KEY=VALUE, got "novalue"`,
-		"--for 1h":                             `required flag(s) "role" not set`,
+		"--role edit --for 1h":                                      `--role must be Role/NAME or ClusterRole/NAME, got "edit"`,
+		"--role Role/x --for -1h":                                   "--for must be a positive duration",
+		"--role Role/x --for 1h --tag novalue":                      `--tag must be KEY=VALUE, got "novalue"`,
+		"--for 1h":                                                  `required flag(s) "role" not set`,
+		"--role Role/x --for 1h --start soon":                       `--start must be an RFC 3339 time or +DURATION (e.g. +2h), got "soon"`,
+		"--role Role/x --for 1h --start +-1h":                       `--start must be an RFC 3339 time or +DURATION`,
+		"--role Role/x --for 1h --break-glass --tag type=temporary": "--break-glass sets the tag type=break-glass; remove --tag type=temporary",
 	} {
 		_, _, err := runCLI(t, cliClient(dev, nil), append([]string{"request", "sa"}, strings.Fields(args)...)...)
 		if err == nil || !strings.Contains(err.Error(), want) {
