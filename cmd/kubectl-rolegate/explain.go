@@ -22,10 +22,11 @@ func newExplainCmd(f clientFactory, streams genericiooptions.IOStreams, now func
 		Short: "Explain why an AccessRequest is where it is",
 		Long: `Explain an AccessRequest: its Ready state and message, and rolegate's
 decision logic re-run now from the cluster (policies, the namespace's labels,
-the request's AccessDecisions and whether the role exists): every failed
-validation check, the deciding tier and who can approve, the approvals so far,
-whether each decision counted, and when the request escalates, times out or
-its access expires.`,
+the request's AccessDecisions, and whether the role exists and what its rules
+allow): every failed validation check, the role's rules that let a holder
+outlive or widen the grant and whether the policy accepts them, the deciding
+tier and who can approve, the approvals so far, whether each decision counted,
+and when the request escalates, times out or its access expires.`,
 		Example: `  kubectl rolegate explain payments-api-7xk2p -n payments`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -85,11 +86,13 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		for _, v := range res.Violations {
 			fmt.Fprintf(w, "  %s (%s)\n", v.Error(), v.Reason)
 		}
+		explainRisks(w, ar, res, snap.RoleRisks)
 		explainDecisions(w, snap.Decisions, res.Tally.Verdicts)
 		explainBinding(w, ar)
 		return nil
 	}
 	fmt.Fprintln(w, "Validation:      passed")
+	explainRisks(w, ar, res, snap.RoleRisks)
 	fmt.Fprintf(w, "Sensitivity:     %s\n", res.Sensitivity)
 	fmt.Fprintf(w, "Outcome now:     %s\n", res.Outcome)
 
@@ -144,6 +147,25 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 	}
 	explainBinding(w, ar)
 	return nil
+}
+
+// explainRisks lists the requested role's rules that let a holder outlive
+// or widen the grant, and whether the entitlement accepts them (and why).
+func explainRisks(w io.Writer, ar *accessv1alpha1.AccessRequest, res policy.Result, risks []policy.Risk) {
+	if len(risks) == 0 || res.Policy == nil || res.Entitlement == nil {
+		return
+	}
+	e := res.Entitlement
+	if e.AllowPersistenceRisk {
+		fmt.Fprintf(w, "Role risks:      %s lets its holder outlive or widen a temporary grant; accepted by ApprovalPolicy %q: %s\n",
+			ar.Spec.RoleRef, res.Policy.Name, e.PersistenceRiskReason)
+	} else {
+		fmt.Fprintf(w, "Role risks:      %s lets its holder outlive or widen a temporary grant; not accepted by ApprovalPolicy %q, "+
+			"so the request is refused; to fix it, %s\n", ar.Spec.RoleRef, res.Policy.Name, policy.PersistenceRiskFix)
+	}
+	for _, r := range risks {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
 }
 
 func nextTierName(p *accessv1alpha1.ApprovalPolicy, s accessv1alpha1.Sensitivity, after int) (string, bool) {

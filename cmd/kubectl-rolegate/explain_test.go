@@ -5,9 +5,15 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/scheme"
+	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 func TestExplainPendingShowsTierApproversAndVerdicts(t *testing.T) {
@@ -115,5 +121,80 @@ func TestExplainUnknownRequest(t *testing.T) {
 	_, _, err := runCLI(t, cliClient(dev, nil), "explain", "nope")
 	if !apierrors.IsNotFound(err) || !strings.Contains(err.Error(), `"nope" not found`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// riskyEditClient is the CLI fixture with ClusterRole edit aggregating a
+// ClusterRole that may create Secrets; accept sets allowPersistenceRisk on
+// the edit entitlement.
+func riskyEditClient(accept bool) client.Client {
+	objs := cliObjects()
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *rbacv1.ClusterRole:
+			if o.Name == "edit" {
+				o.AggregationRule = &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{
+					{MatchLabels: map[string]string{"example.com/aggregate-to-edit": "true"}}}}
+			}
+		case *accessv1alpha1.ApprovalPolicy:
+			if accept {
+				o.Spec.Entitlements[1].AllowPersistenceRisk = true
+				o.Spec.Entitlements[1].PersistenceRiskReason = "deploy tooling writes its own Secrets; SEC-12"
+			}
+		}
+	}
+	objs = append(objs, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "edit-secrets", Labels: map[string]string{"example.com/aggregate-to-edit": "true"}},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create"}},
+		}})
+	return fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
+		WithIndex(&accessv1alpha1.AccessDecision{}, snapshot.DecisionRequestIndex, snapshot.DecisionRequest).Build()
+}
+
+const editSecretsRisk = `  rule {apiGroups: [""], resources: ["secrets"], verbs: ["get", "create"]} can create Secrets, including long-lived service account tokens` + "\n"
+
+func TestExplainShowsAnUnacceptedPersistenceRisk(t *testing.T) {
+	out, _, err := runCLI(t, riskyEditClient(false), "explain", "edit-carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	violation := "  spec.roleRef: ClusterRole/edit lets its holder outlive or widen a temporary grant ("
+	risks := `Role risks:      ClusterRole/edit lets its holder outlive or widen a temporary grant; not accepted by ApprovalPolicy "payments", ` +
+		`so the request is refused; to fix it, remove the rule, or set allowPersistenceRisk: true with ` +
+		`persistenceRiskReason on the entitlement` + "\n" + editSecretsRisk
+	for _, w := range []string{"Validation:      failed\n" + violation, "(EntitlementAllowsPersistence)\n" + risks + "Decisions:\n"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("missing %q in\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "configmaps") {
+		t.Errorf("a harmless rule is listed as a risk:\n%s", out)
+	}
+}
+
+func TestExplainListsAcceptedPersistenceRisks(t *testing.T) {
+	out, _, err := runCLI(t, riskyEditClient(true), "explain", "edit-carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Validation:      passed\n" +
+		`Role risks:      ClusterRole/edit lets its holder outlive or widen a temporary grant; accepted by ApprovalPolicy "payments": ` +
+		"deploy tooling writes its own Secrets; SEC-12\n" + editSecretsRisk +
+		"Sensitivity:     medium\n" +
+		"Outcome now:     Pending\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("missing\n%s\nin\n%s", want, out)
+	}
+}
+
+func TestExplainSaysNothingOfRisksForAHarmlessRole(t *testing.T) {
+	out, _, err := runCLI(t, cliClient(dev, nil), "explain", "edit-carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "Role risks:") {
+		t.Errorf("a role without rules has risks:\n%s", out)
 	}
 }
