@@ -90,7 +90,7 @@ var metricTable = map[string]metricInfo{
 var labelValues = map[string][]string{
 	"outcome": {metrics.OutcomeGranted, metrics.OutcomeDenied, metrics.OutcomeTimedOut,
 		metrics.OutcomeRejected, metrics.OutcomeExpired, metrics.OutcomeRevoked},
-	"decision": {metrics.DecisionApproved, metrics.DecisionAutoApproved, metrics.DecisionDenied},
+	"decision": {metrics.DecisionApproved, metrics.DecisionAutoApproved, metrics.DecisionDenied, metrics.DecisionBreakGlass},
 }
 
 var histogramSuffixes = []string{"_bucket", "_sum", "_count"}
@@ -525,6 +525,7 @@ func TestExprChecker(t *testing.T) {
 		{"accepts a ratio of two aggregations with their own by clauses", `sum by (policy) (rate(rolegate_escalations_total[1h])) / sum by (policy) (rate(rolegate_requests_total[1h])) > 0.25`},
 		{"accepts a by clause after the aggregated expression", `sum(rate(rolegate_requests_total{outcome="granted"}[5m])) by (policy)`},
 		{"accepts an alternation of exported outcome values", `sum(rate(rolegate_requests_total{outcome=~"denied|timed_out"}[5m]))`},
+		{"accepts a negated alternation of exported decision values", `rolegate_time_to_decision_seconds_count{decision!~"auto_approved|break_glass"}`},
 		{"does not read metric names inside label values", `rolegate_pending_requests{tier="rolegate_not_a_metric"}`},
 		{"accepts absent over a label-less gauge", `absent(rolegate_overdue_grants)`},
 		{"accepts unless, offset and an empty on ()", `sum by (policy, target) (rolegate_notification_failures_total unless rolegate_notification_failures_total offset 15m) and on () count(rolegate_overdue_grants offset 15m)`},
@@ -549,6 +550,7 @@ func TestExprChecker(t *testing.T) {
 		{"rejects le outside a _bucket series", `sum by (le) (rate(rolegate_time_to_grant_seconds_count[5m]))`, `has no label "le"`},
 		{"rejects a without label the metric does not carry", `sum without (outcome) (rolegate_pending_requests)`, `has no label "outcome"`},
 		{"rejects an outcome value internal/metrics does not export", `rolegate_requests_total{outcome="approved"}`, "is not a value"},
+		{"rejects a decision value internal/metrics does not export", `rolegate_time_to_decision_seconds_count{decision!~"auto_approved|breakglass"}`, "is not a value"},
 		{"rejects a malformed matcher", `rolegate_requests_total{outcome}`, "malformed matcher"},
 	}
 	for _, tc := range bad {
