@@ -104,6 +104,7 @@ func (r *ApprovalPolicyReconciler) readiness(
 			for _, rr := range risky {
 				where = append(where, rr.namespaces...)
 			}
+			slices.Sort(where)
 			accepted = append(accepted, fmt.Sprintf("accepts persistence risk of %s: %s",
 				roleIn(e.RoleRef, where), e.PersistenceRiskReason))
 			continue
@@ -118,9 +119,13 @@ func (r *ApprovalPolicyReconciler) readiness(
 			"spec.entitlements: " + strings.Join(missing, "; ") + "; create the roles or remove them from the catalog", nil
 	}
 	if len(flagged) > 0 {
+		them := "it"
+		if len(flagged) > 1 {
+			them = "them"
+		}
 		return metav1.ConditionFalse, accessv1alpha1.ReasonEntitlementAllowsPersistence, conditionMessage(
-			strings.Join(flagged, "; ") + "; a holder could outlive or widen a temporary grant, so requests for it are refused; " +
-				policy.PersistenceRiskFix), nil
+			strings.Join(flagged, "; ") + "; a holder could outlive or widen a temporary grant, so requests for " + them +
+				" are refused; " + policy.PersistenceRiskFix), nil
 	}
 	acceptedNote := ""
 	if len(accepted) > 0 {

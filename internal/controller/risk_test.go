@@ -246,3 +246,27 @@ func TestRoleGainingARiskyRuleRevokesItsGrant(t *testing.T) {
 	wantInMessage(t, c, "accepts persistence risk of Role/config-editor in namespace "+w.ns+": config jobs write their own Secrets")
 	w.waitReady(t, "edit-config-again", accessv1alpha1.ReasonPendingApproval)
 }
+
+// A Role is analysed in every governed namespace where it exists; the
+// namespaces where it has the same risks are named together, and a
+// namespace where it is harmless is not named.
+func TestRiskyRoleIsNamedWithItsNamespaces(t *testing.T) {
+	group := riskNamespace(t)
+	var namespaces []string
+	for i := range 3 {
+		ns := fmt.Sprintf("%s-%c", group, 'a'+i)
+		must(t, k8s.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"risk": group}}}))
+		namespaces = append(namespaces, ns)
+	}
+	risky := policyRule(rbacAPI, []string{"rolebindings"}, []string{"create"})
+	createRole(t, accessv1alpha1.RoleKindRole, namespaces[0], "deployer", risky)
+	createRole(t, accessv1alpha1.RoleKindRole, namespaces[1], "deployer", policyRule(coreAPI, []string{"pods"}, []string{"get"}))
+	ref := createRole(t, accessv1alpha1.RoleKindRole, namespaces[2], "deployer", risky)
+	p := riskPolicy(group+"-policy", group, ref)
+	createPolicy(t, p)
+	c := waitPolicy(t, p.Name, metav1.ConditionFalse, accessv1alpha1.ReasonEntitlementAllowsPersistence)
+	wantInMessage(t, c, fmt.Sprintf("spec.entitlements[0]: Role/deployer in namespaces %s, %s: rule", namespaces[0], namespaces[2]))
+	if strings.Contains(c.Message, namespaces[1]) {
+		t.Errorf("Ready message = %q, names %s, where the Role is harmless", c.Message, namespaces[1])
+	}
+}
