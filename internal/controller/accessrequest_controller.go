@@ -170,7 +170,7 @@ func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha
 		return nil, err
 	}
 	w.bindings = bindings
-	if w.ended && !awaitsReview(ar) {
+	if w.ended && !policy.AwaitsReview(ar) {
 		decisions, err := snapshot.Decisions(ctx, r, ar.Namespace, ar.Name)
 		w.decisions = decisions
 		return w, err
@@ -277,13 +277,6 @@ func (r *AccessRequestReconciler) observeTarget(ctx context.Context, w *world) e
 	}
 	w.targetEval = &eval
 	return nil
-}
-
-// awaitsReview reports whether a break-glass request has not been
-// acknowledged yet: its review stays open after its access ended.
-func awaitsReview(ar *accessv1alpha1.AccessRequest) bool {
-	c := findCondition(ar.Status.Conditions, accessv1alpha1.ConditionReviewed)
-	return c != nil && c.Status != metav1.ConditionTrue
 }
 
 // grantEvidence is the earliest sign that the request was granted: its

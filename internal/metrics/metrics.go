@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 // Metric names.
@@ -259,8 +260,7 @@ func Summarize(requests []accessv1alpha1.AccessRequest, now time.Time) Summary {
 	s := Summary{Pending: map[PendingKey]int{}, OldestPending: map[string]time.Duration{}, Active: map[string]int{}, Unreviewed: map[string]int{}}
 	for i := range requests {
 		r := &requests[i]
-		if rev := meta.FindStatusCondition(r.Status.Conditions, accessv1alpha1.ConditionReviewed); rev != nil &&
-			rev.Status != "True" && rev.Reason == accessv1alpha1.ReasonReviewPending {
+		if policy.AwaitsReview(r) {
 			s.Unreviewed[r.Status.Policy]++
 		}
 		ready := meta.FindStatusCondition(r.Status.Conditions, accessv1alpha1.ConditionReady)

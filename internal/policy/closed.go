@@ -2,6 +2,7 @@ package policy
 
 import (
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
@@ -19,4 +20,12 @@ func Closed(ar *accessv1alpha1.AccessRequest) bool {
 		return c.Reason == accessv1alpha1.ReasonDenied || c.Reason == accessv1alpha1.ReasonTimedOut
 	}
 	return false
+}
+
+// AwaitsReview reports whether a break-glass request waits for an eligible
+// reviewer's Acknowledge: its Reviewed condition is False with reason
+// ReviewPending. The review stays open after the access ended.
+func AwaitsReview(ar *accessv1alpha1.AccessRequest) bool {
+	c := meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReviewed)
+	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == accessv1alpha1.ReasonReviewPending
 }

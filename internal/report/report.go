@@ -61,6 +61,7 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/metrics"
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 // Row names that are not ApprovalPolicies.
@@ -306,21 +307,13 @@ func (a *acc) finish() Row {
 
 func ptr[T any](v T) *T { return &v }
 
-// awaitingReview is the test metrics.Summarize applies for
-// rolegate_break_glass_unreviewed: Reviewed is not True and its reason is
-// ReviewPending.
-func awaitingReview(r *accessv1alpha1.AccessRequest) bool {
-	c := meta.FindStatusCondition(r.Status.Conditions, accessv1alpha1.ConditionReviewed)
-	return c != nil && c.Status != metav1.ConditionTrue && c.Reason == accessv1alpha1.ReasonReviewPending
-}
-
 // unreviewedBreakGlass lists the break-glass grants awaiting review, the
 // longest-waiting first; grants that never took effect come last.
 func unreviewedBreakGlass(requests []accessv1alpha1.AccessRequest, now time.Time) []BreakGlassRequest {
 	out := []BreakGlassRequest{}
 	for i := range requests {
 		r := &requests[i]
-		if !awaitingReview(r) {
+		if !policy.AwaitsReview(r) {
 			continue
 		}
 		bg := BreakGlassRequest{
