@@ -215,12 +215,10 @@ func (r *AccessRequestReconciler) evaluate(
 		return policy.Result{}, nil, err
 	}
 	in := snap.Input(ar, grantEvidence(ar, bindings, now), now)
-	if ar.Spec.Extends != "" {
-		if in.Extends, err = snapshot.Extends(ctx, r, ar); err != nil {
+	if ar.Spec.Extends == "" {
+		if in.Extensions, err = r.approvedExtensions(ctx, ar, snap, now); err != nil {
 			return policy.Result{}, nil, err
 		}
-	} else if in.Extensions, err = r.approvedExtensions(ctx, ar, snap, now); err != nil {
-		return policy.Result{}, nil, err
 	}
 	return policy.Evaluate(in), snap.Decisions, nil
 }

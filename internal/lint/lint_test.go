@@ -269,8 +269,8 @@ func TestLintPersistenceRisks(t *testing.T) {
 		`which widens access beyond the role`
 	requestFinding := func(line, role, risk string) string {
 		return dir + "requests.yaml:" + line + ": spec.roleRef: " + role + " lets its holder outlive or widen a temporary grant (" +
-			role + ": " + risk + "); remove those rules from the role, or have the policy owner accept the risk with " +
-			"allowPersistenceRisk and persistenceRiskReason"
+			role + ": " + risk + "); ask the policy owner to remove the rule, or set allowPersistenceRisk: true " +
+			"with persistenceRiskReason on the entitlement"
 	}
 	cases := []struct {
 		name   string

@@ -96,7 +96,7 @@ func Evaluate(in Input) Result {
 		}
 		if !in.RoleExists {
 			r.Violations = append(r.Violations, roleMissing(req))
-		} else if v := riskViolation(req, r.Entitlement, in.RoleRisks); v != nil {
+		} else if v := RiskViolation(req, r.Entitlement, in.RoleRisks); v != nil {
 			r.Violations = append(r.Violations, *v)
 		}
 		if req.Spec.Extends != "" {
@@ -190,20 +190,6 @@ func roleMissing(req *accessv1alpha1.AccessRequest) Violation {
 		Reason: accessv1alpha1.ReasonRoleNotFound, Field: FieldRoleRef,
 		Message: fmt.Sprintf("%s does not exist %s; ask its owner to create it, or request another role from the catalog",
 			req.Spec.RoleRef, where),
-	}
-}
-
-// riskViolation refuses a role that can make its grant permanent, unless
-// the entitlement accepts the risk.
-func riskViolation(req *accessv1alpha1.AccessRequest, e *accessv1alpha1.Entitlement, risks []Risk) *Violation {
-	if len(risks) == 0 || e == nil || e.AllowPersistenceRisk {
-		return nil
-	}
-	return &Violation{
-		Reason: accessv1alpha1.ReasonEntitlementAllowsPersistence, Field: FieldRoleRef,
-		Message: fmt.Sprintf("%s lets its holder outlive or widen a temporary grant (%s); remove those rules from the role, "+
-			"or have the policy owner accept the risk with allowPersistenceRisk and persistenceRiskReason",
-			req.Spec.RoleRef, DescribeRisks(req.Spec.RoleRef.String(), risks)),
 	}
 }
 

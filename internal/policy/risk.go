@@ -181,5 +181,12 @@ func AggregateRules(root *rbacv1.ClusterRole, matching func(labels.Selector) ([]
 // RiskViolation is the violation Evaluate reports for a request whose role
 // has risks the entitlement does not accept; nil if there is none.
 func RiskViolation(req *accessv1alpha1.AccessRequest, e *accessv1alpha1.Entitlement, risks []Risk) *Violation {
-	return riskViolation(req, e, risks)
+	if len(risks) == 0 || e == nil || e.AllowPersistenceRisk {
+		return nil
+	}
+	return &Violation{
+		Reason: accessv1alpha1.ReasonEntitlementAllowsPersistence, Field: FieldRoleRef,
+		Message: fmt.Sprintf("%s lets its holder outlive or widen a temporary grant (%s); ask the policy owner to %s",
+			req.Spec.RoleRef, DescribeRisks(req.Spec.RoleRef.String(), risks), PersistenceRiskFix),
+	}
 }

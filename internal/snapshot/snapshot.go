@@ -39,10 +39,12 @@ type Snapshot struct {
 	RoleExists      bool
 	// RoleRisks are the requested role's persistence risks.
 	RoleRisks []policy.Risk
+	// Extends is the request named by spec.extends; nil if none or missing.
+	Extends *accessv1alpha1.AccessRequest
 }
 
 // Read gathers the policies, the namespace's labels, the request's decisions
-// (through DecisionRequestIndex), and whether the requested role exists and
+// (through DecisionRequestIndex), the request it extends, and whether the requested role exists and
 // what persistence risks its rules carry (see RoleRules). The reader must
 // serve DecisionRequestIndex and full reads of Roles and ClusterRoles, as
 // the manager's cache does.
@@ -69,6 +71,9 @@ func Read(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest
 	}
 	s.RoleExists = found
 	s.RoleRisks = policy.PersistenceRisks(rules)
+	if s.Extends, err = Extends(ctx, c, ar); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -149,6 +154,6 @@ func getRole(ctx context.Context, c client.Reader, ref accessv1alpha1.RoleRef, n
 func (s *Snapshot) Input(ar *accessv1alpha1.AccessRequest, grantedAt, now time.Time) policy.Input {
 	return policy.Input{
 		Request: ar, Policies: s.Policies, NamespaceLabels: s.NamespaceLabels, Decisions: s.Decisions,
-		RoleExists: s.RoleExists, RoleRisks: s.RoleRisks, GrantedAt: grantedAt, Now: now,
+		RoleExists: s.RoleExists, RoleRisks: s.RoleRisks, GrantedAt: grantedAt, Now: now, Extends: s.Extends,
 	}
 }

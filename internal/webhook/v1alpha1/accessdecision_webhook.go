@@ -32,7 +32,7 @@ const pendingName = "~admission"
 
 // DecisionWebhook admits AccessDecisions.
 type DecisionWebhook struct {
-	// Reader serves policies, namespaces, decisions by index and role metadata (the manager's cache).
+	// Reader serves policies, namespaces, decisions by index, Roles and ClusterRoles (the manager's cache).
 	Reader client.Reader
 	// APIReader reads the decided request around the cache, so a request
 	// created a moment ago is found.

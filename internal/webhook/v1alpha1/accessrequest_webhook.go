@@ -40,7 +40,7 @@ const requestedByField = "metadata.annotations[" + accessv1alpha1.RequestedByAnn
 
 // RequestWebhook admits AccessRequests.
 type RequestWebhook struct {
-	// Reader serves policies, namespaces, decisions by index and role metadata (the manager's cache).
+	// Reader serves policies, namespaces, decisions by index, Roles and ClusterRoles (the manager's cache).
 	Reader  client.Reader
 	Decoder admission.Decoder
 	Clock   clock.PassiveClock
@@ -107,11 +107,7 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	now := v.Clock.Now()
-	in := snap.Input(ar, time.Time{}, now)
-	if in.Extends, err = snapshot.Extends(ctx, v.Reader, ar); err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	res := policy.Evaluate(in)
+	res := policy.Evaluate(snap.Input(ar, time.Time{}, now))
 	if len(res.Violations) > 0 {
 		v.Metrics.Rejected(res.Violations[0].Reason)
 		return admission.Denied(joinViolations(res.Violations))

@@ -35,7 +35,7 @@ func TestRequestForARiskyRoleIsRefusedAtAdmission(t *testing.T) {
 	want := []string{
 		"spec.roleRef: Role/token-minter lets its holder outlive or widen a temporary grant",
 		`rule {apiGroups: [""], resources: ["serviceaccounts/token"], verbs: ["create"]} can mint service account tokens`,
-		"allowPersistenceRisk and persistenceRiskReason",
+		"ask the policy owner to remove the rule, or set allowPersistenceRisk: true with persistenceRiskReason",
 	}
 	// Until the manager's cache sees the new Role, admission refuses it as
 	// missing; it never admits the request.

@@ -11,7 +11,7 @@ import (
 )
 
 // Register serves the four admission webhooks on the server. reader is the
-// manager's cache (indexed decisions, metadata-only roles); apiReader reads
+// manager's cache (indexed decisions, Roles and ClusterRoles); apiReader reads
 // around it.
 func Register(server webhook.Server, scheme *runtime.Scheme, reader, apiReader client.Reader, clk clock.PassiveClock, m *metrics.Recorder) {
 	dec := admission.NewDecoder(scheme)
