@@ -52,6 +52,9 @@ func main() {
 		"MutatingWebhookConfiguration whose caBundle is kept current.")
 	flag.StringVar(&w.ValidatingConfigName, "validating-webhook-configuration", "rolegate-validating-webhook-configuration",
 		"ValidatingWebhookConfiguration whose caBundle is kept current.")
+	flag.StringVar(&o.NotificationNamespace, "notification-namespace", envOr("POD_NAMESPACE", "rolegate-system"),
+		"Namespace of the Secrets that ApprovalPolicy notification targets refer to (signing keys, Slack webhook URLs); "+
+			"the manager needs get on Secrets there. Empty turns notifications off.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -60,6 +63,9 @@ func main() {
 
 	if !w.Enabled {
 		log.Info("Admission webhooks are disabled: requester and reviewer identity is not verified; do not use this in production")
+	}
+	if o.NotificationNamespace == "" {
+		log.Info("Notifications are disabled: ApprovalPolicy spec.notify targets are not told about requests")
 	}
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS, cfg.Burst = float32(qps), burst

@@ -36,6 +36,7 @@ import (
 	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/controller"
 	"rolegate.dev/rolegate/internal/metrics"
+	"rolegate.dev/rolegate/internal/notify"
 	rgscheme "rolegate.dev/rolegate/internal/scheme"
 	webhookv1alpha1 "rolegate.dev/rolegate/internal/webhook/v1alpha1"
 )
@@ -80,6 +81,22 @@ type Options struct {
 	MetricsRegistry prometheus.Registerer
 	// Webhook configures the admission webhooks.
 	Webhook WebhookOptions
+	// NotificationNamespace holds the Secrets that ApprovalPolicy
+	// notification targets refer to (signing keys, Slack URLs), normally the
+	// manager's own namespace. Empty turns notifications off.
+	NotificationNamespace string
+	// NotificationBackoff overrides the retry schedule of notifications
+	// (notify.DefaultBackoff), so that tests need not wait for it.
+	NotificationBackoff *notify.Backoff
+}
+
+// Manager is the controller manager with the parts of rolegate that the
+// reconcilers and tests share.
+type Manager struct {
+	ctrl.Manager
+	// Notifier delivers ApprovalPolicy notifications; nil when
+	// notifications are off (a nil Notifier ignores every call).
+	Notifier *notify.Dispatcher
 }
 
 // WebhookOptions configure the admission webhooks and their certificate.
@@ -118,8 +135,9 @@ func ManagedBindingSelector() labels.Selector {
 	return labels.SelectorFromSet(labels.Set{accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue})
 }
 
-// NewManager builds a manager with rolegate's controllers, indexes and probes.
-func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+// NewManager builds a manager with rolegate's controllers, indexes, probes
+// and notifications.
+func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics}
 	if o.SecureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -187,6 +205,10 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := o.metricsRegistry().Register(metrics.NewStateCollector(mgr.GetClient(), clk)); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
+	notifier, err := newNotifier(mgr, o, recorder)
+	if err != nil {
+		return nil, err
+	}
 	if err := (&controller.AccessRequestReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
@@ -214,7 +236,36 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return nil, fmt.Errorf("adding ready check: %w", err)
 	}
-	return mgr, nil
+	return &Manager{Manager: mgr, Notifier: notifier}, nil
+}
+
+// newNotifier adds the notification Dispatcher to mgr, or returns nil when
+// o turns notifications off. Policies are read from the cache, which holds
+// them anyway; Secrets around it, so that the cache does not hold every
+// Secret of the namespace. Retries run on the real clock: they wait for
+// remote servers, not for the cluster's notion of time.
+func newNotifier(mgr ctrl.Manager, o Options, m *metrics.Recorder) (*notify.Dispatcher, error) {
+	if o.NotificationNamespace == "" {
+		return nil, nil
+	}
+	no := notify.Options{
+		Reader:       mgr.GetClient(),
+		SecretReader: mgr.GetAPIReader(),
+		Namespace:    o.NotificationNamespace,
+		Metrics:      m,
+		Logger:       ctrl.Log.WithName("notify"),
+	}
+	if o.NotificationBackoff != nil {
+		no.Backoff = *o.NotificationBackoff
+	}
+	d, err := notify.New(no)
+	if err != nil {
+		return nil, fmt.Errorf("setting up notifications: %w", err)
+	}
+	if err := mgr.Add(d); err != nil {
+		return nil, fmt.Errorf("adding the notification dispatcher: %w", err)
+	}
+	return d, nil
 }
 
 // setupWebhooks registers the admission webhooks. With certificate
