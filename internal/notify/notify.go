@@ -256,7 +256,14 @@ func (d *Dispatcher) Notify(ctx context.Context, n Notification) {
 			log.Info("Ignored an unknown notification target", "target", name)
 		}
 	}
-	for _, t := range Subscribed(p, n.Event, n.Targets) {
+	targets := Subscribed(p, n.Event, n.Targets)
+	// The workers read n later: keep the caller's slices and time out of reach.
+	n.Recipients, n.Targets = slices.Clone(n.Recipients), nil
+	if n.ExpiresAt != nil {
+		exp := *n.ExpiresAt
+		n.ExpiresAt = &exp
+	}
+	for _, t := range targets {
 		if !d.accept(n, t.Name) {
 			log.V(1).Info("Skipped a notification the target already has", "target", t.Name, "key", n.Key)
 			continue
