@@ -25,6 +25,7 @@ import (
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/metrics"
+	"rolegate.dev/rolegate/internal/notify"
 	"rolegate.dev/rolegate/internal/policy"
 	"rolegate.dev/rolegate/internal/snapshot"
 )
@@ -41,6 +42,8 @@ type AccessRequestReconciler struct {
 	Audit     audit.Sink
 	// Metrics records transitions; nil records nothing.
 	Metrics *metrics.Recorder
+	// Notifier tells the policies' notification targets; nil tells nobody.
+	Notifier *notify.Dispatcher
 	// MaxConcurrentReconciles bounds parallel reconciles (default 1).
 	MaxConcurrentReconciles int
 	// RecheckInterval bounds how long an active grant or a pending request
@@ -333,7 +336,11 @@ func (r *AccessRequestReconciler) act(ctx context.Context, w *world) (ctrl.Resul
 			return ctrl.Result{}, err
 		}
 		setGrantStatus(ar, w)
-		return r.requeue(e.RequeueAfter), nil
+		next := e.RequeueAfter
+		if at := r.notifyExpiring(ctx, ar, w); !at.IsZero() {
+			next = min(next, policy.Until(w.now, at))
+		}
+		return r.requeue(next), nil
 	case policy.OutcomeExpired, policy.OutcomeRevoked, policy.OutcomePolicyChanged:
 		if err := r.deleteBindings(ctx, w.bindings); err != nil {
 			return ctrl.Result{}, err
@@ -464,6 +471,8 @@ func (r *AccessRequestReconciler) finalize(ctx context.Context, ar *accessv1alph
 		}
 		r.Recorder.Eventf(ar, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonRevoked, "Revoke", msg)
 		r.Audit.Write(ctx, auditRecord(ar, accessv1alpha1.ReasonRevoked, "RequestDeleted", msg))
+		r.notifyTransitions(ctx, before, ar, &world{req: ar, now: now.Time},
+			[]transition{{accessv1alpha1.ReasonRevoked, corev1.EventTypeNormal, "Revoke", msg}})
 		r.Metrics.Outcome(ar.Status.Policy, metrics.OutcomeRevoked)
 	}
 	patch := client.MergeFromWithOptions(ar.DeepCopy(), client.MergeFromWithOptimisticLock{})

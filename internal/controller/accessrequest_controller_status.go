@@ -445,9 +445,12 @@ func transitions(before, after *accessv1alpha1.AccessRequest, restored bool) []t
 	return out
 }
 
-// announce emits an event, an audit line and metrics for each transition.
+// announce emits an event, an audit line and metrics for each transition,
+// and notifies the policy's targets.
 func (r *AccessRequestReconciler) announce(ctx context.Context, before, after *accessv1alpha1.AccessRequest, w *world) {
-	for _, t := range transitions(before, after, w.restored) {
+	ts := transitions(before, after, w.restored)
+	r.notifyTransitions(ctx, before, after, w, ts)
+	for _, t := range ts {
 		r.Recorder.Eventf(after, nil, t.eventType, t.reason, t.action, "%s", t.message)
 		detail := conditionReason(after.Status.Conditions, accessv1alpha1.ConditionReady)
 		if t.reason == accessv1alpha1.ReasonRevoked || t.reason == accessv1alpha1.ReasonExpired {

@@ -16,8 +16,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/metrics"
+	"rolegate.dev/rolegate/internal/notify"
 	"rolegate.dev/rolegate/internal/policy"
 	"rolegate.dev/rolegate/internal/snapshot"
 )
@@ -31,15 +34,21 @@ const (
 // ApprovalPolicyReconciler reports whether each ApprovalPolicy is usable:
 // its selector parses, every role in its catalog exists, and no role's
 // rules let a holder outlive or widen a temporary grant unless the
-// entitlement accepts that risk.
+// entitlement accepts that risk. It also reports whether the policy's
+// notification targets accept their notifications.
 type ApprovalPolicyReconciler struct {
 	client.Client
+	// Notifier reports the health of notification targets; nil reports none.
+	Notifier *notify.Dispatcher
+	// Metrics starts the policy's break-glass and notification-failure
+	// series at zero, so that rate() sees their first increase.
+	Metrics *metrics.Recorder
 }
 
 // +kubebuilder:rbac:groups=access.rolegate.dev,resources=approvalpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=access.rolegate.dev,resources=approvalpolicies/status,verbs=get;update;patch
 
-// Reconcile sets the policy's Ready condition.
+// Reconcile sets the policy's Ready and NotificationsDelivered conditions.
 func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	p := &accessv1alpha1.ApprovalPolicy{}
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
@@ -53,6 +62,12 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
 		Type: accessv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: p.Generation,
 	})
+	if c, ok := r.Notifier.Condition(p); ok {
+		meta.SetStatusCondition(&p.Status.Conditions, c)
+	} else {
+		meta.RemoveStatusCondition(&p.Status.Conditions, accessv1alpha1.ConditionNotificationsDelivered)
+	}
+	r.Metrics.InitPolicy(p)
 	p.Status.ObservedGeneration = p.Generation
 	if statusEqual(before.Status, p.Status) {
 		return ctrl.Result{}, nil
@@ -244,13 +259,17 @@ func abbreviate(items []string, n int) string {
 // change of their rules can make an entitlement risky.
 func (r *ApprovalPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := handler.EnqueueRequestsFromMapFunc(r.allPolicies)
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.ApprovalPolicy{}).
 		Named("approvalpolicy").
 		Watches(&corev1.Namespace{}, all).
 		Watches(&rbacv1.Role{}, all).
-		Watches(&rbacv1.ClusterRole{}, all).
-		Complete(r)
+		Watches(&rbacv1.ClusterRole{}, all)
+	if r.Notifier != nil {
+		// A target's delivery health changed: refresh NotificationsDelivered.
+		b = b.WatchesRawSource(source.Channel(r.Notifier.Changes(), &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
 }
 
 func (r *ApprovalPolicyReconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -26,6 +26,7 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/app"
+	"rolegate.dev/rolegate/internal/notify"
 	"rolegate.dev/rolegate/test/utils"
 )
 
@@ -58,6 +59,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "creating client:", err)
 		os.Exit(1)
 	}
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: notifyNamespace}}); err != nil {
+		fmt.Fprintln(os.Stderr, "creating the notification namespace:", err)
+		os.Exit(1)
+	}
 	manager = startManager()
 	code := m.Run()
 	manager.Stop()
@@ -74,12 +79,16 @@ func zapLevel() zapcore.Level {
 	return zapcore.ErrorLevel
 }
 
+// notifyNamespace holds the Secrets of notification targets.
+const notifyNamespace = "rolegate-notify"
+
 // startManager runs the real manager, webhooks off: these tests write
 // spec.requester and spec.reviewer themselves.
 func startManager() *utils.Manager {
 	registry = prometheus.NewRegistry()
 	m, err := utils.StartManager(cfg, app.Options{AuditLog: auditLog, SkipNameValidation: true, MaxConcurrentReconciles: 2,
-		MetricsRegistry: registry})
+		MetricsRegistry: registry, NotificationNamespace: notifyNamespace,
+		NotificationBackoff: &notify.Backoff{Initial: 20 * time.Millisecond, Factor: 2, Max: 100 * time.Millisecond, Attempts: 3}})
 	if err != nil {
 		panic(err)
 	}

@@ -170,6 +170,24 @@ func (r *Recorder) BreakGlass(policy string) {
 	}
 }
 
+// InitPolicy starts the break-glass and notification-failure counters of a
+// policy at zero, so that the first break-glass grant or failed notification
+// after a start is an increase that rate() and increase() see.
+func (r *Recorder) InitPolicy(p *accessv1alpha1.ApprovalPolicy) {
+	if r == nil {
+		return
+	}
+	for _, e := range p.Spec.Entitlements {
+		if e.BreakGlass != nil {
+			r.breakGlass.WithLabelValues(p.Name)
+			break
+		}
+	}
+	for _, t := range p.Spec.Notify {
+		r.notifyFailures.WithLabelValues(p.Name, t.Name)
+	}
+}
+
 // NotificationFailed counts a notification a target did not accept.
 func (r *Recorder) NotificationFailed(policy, target string) {
 	if r != nil {
