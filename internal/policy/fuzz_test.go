@@ -26,25 +26,35 @@ var fuzzReviewers = []struct {
 	{"", nil},
 }
 
-var fuzzDecisions = []accessv1alpha1.DecisionType{approve, deny, revoke}
+var fuzzDecisions = []accessv1alpha1.DecisionType{approve, deny, revoke, accessv1alpha1.DecisionAcknowledge}
 
 // FuzzCount replays arbitrary sequences of decisions, at arbitrary times,
 // against SPEC's example policy and checks the rules that must hold
 // whatever happens: the requester never counts, a reviewer counts once,
 // only eligible reviewers count, approval needs the threshold, and the
-// outcome is the same however often it is computed.
+// outcome is the same however often it is computed. The high bit of
+// sensitivity makes the request break-glass: then it is approved without
+// approvals and acknowledged at most once, never by the requester.
 func FuzzCount(f *testing.F) {
 	f.Add([]byte{3, 0, 10, 4, 0, 20}, uint8(2), false)       // two security approvals
 	f.Add([]byte{0, 0, 5, 3, 1, 6}, uint8(1), false)         // self-approval, then a deny
 	f.Add([]byte{1, 0, 1, 1, 0, 2, 3, 2, 9}, uint8(0), true) // owners on a medium request, revoke
 	f.Add([]byte{3, 0, 200, 3, 0, 201, 4, 0, 255}, uint8(3), false)
+	f.Add([]byte{0, 3, 1, 2, 3, 2, 3, 3, 3, 4, 3, 4, 3, 2, 9}, uint8(0x82), false) // break-glass: self, ineligible, then two acks and a revoke
 	f.Fuzz(func(t *testing.T, script []byte, sensitivity uint8, medium bool) {
 		p := paymentsPolicy()
 		req := migrateRequest()
 		if medium {
 			withRole(req, accessv1alpha1.RoleKindRole, "config-reader", "medium")
 		}
-		req.Spec.Tags["sensitivity"] = string(accessv1alpha1.Sensitivities[int(sensitivity)%len(accessv1alpha1.Sensitivities)])
+		req.Spec.Tags["sensitivity"] = string(accessv1alpha1.Sensitivities[int(sensitivity&0x7f)%len(accessv1alpha1.Sensitivities)])
+		breakGlass := sensitivity&0x80 != 0
+		if breakGlass {
+			for i := range p.Spec.Entitlements {
+				p.Spec.Entitlements[i].BreakGlass = &accessv1alpha1.BreakGlass{MaxDuration: dur(time.Hour)}
+			}
+			req.Spec.Tags["type"] = accessv1alpha1.BreakGlassTagValue
+		}
 		var decisions []accessv1alpha1.AccessDecision
 		for i := 0; i+2 < len(script) && len(decisions) < 32; i += 3 {
 			r := fuzzReviewers[int(script[i])%len(fuzzReviewers)]
@@ -62,9 +72,25 @@ func FuzzCount(f *testing.F) {
 			t.Fatalf("counting is not deterministic: %s then %s", got.State, again.State)
 		}
 
+		if got.BreakGlass != breakGlass {
+			t.Fatalf("breakGlass = %v for a request tagged break-glass %v", got.BreakGlass, breakGlass)
+		}
 		seen := map[string]bool{}
-		approvals := 0
+		approvals, acks := 0, 0
 		for _, rec := range got.Records {
+			if rec.Decision == accessv1alpha1.DecisionAcknowledge {
+				acks++
+				if !breakGlass || rec.Reviewer == "dave" || rec.Reviewer == "mallory" || rec.Reviewer == "" {
+					t.Fatalf("acknowledgement by %q counted (break-glass %v)", rec.Reviewer, breakGlass)
+				}
+				continue
+			}
+			if breakGlass && rec.Decision == accessv1alpha1.DecisionApprove && rec.Reviewer != AutoApprover(p) {
+				t.Fatalf("%s's approval counted on a break-glass request", rec.Reviewer)
+			}
+			if rec.Reviewer == AutoApprover(p) {
+				continue
+			}
 			if rec.Reviewer == "dave" && rec.Decision != accessv1alpha1.DecisionRevoke {
 				t.Fatalf("the requester's %s counted", rec.Decision)
 			}
@@ -88,10 +114,20 @@ func FuzzCount(f *testing.F) {
 				t.Fatalf("verdict without reason or message: %+v", v)
 			}
 		}
-		if counted != len(got.Records) || len(got.Verdicts) != len(decisions) {
+		if acks > 1 || (acks == 1) != (got.Acknowledged != nil) {
+			t.Fatalf("%d acknowledgements counted, Acknowledged = %v", acks, got.Acknowledged)
+		}
+		automatic := 0
+		if breakGlass {
+			automatic = 1 // the policy's own approval record
+		}
+		if counted+automatic != len(got.Records) || len(got.Verdicts) != len(decisions) {
 			t.Fatalf("%d counted verdicts for %d records, %d verdicts for %d decisions", counted, len(got.Records), len(got.Verdicts), len(decisions))
 		}
-		if got.State == StateApproved || got.State == StateRevoked {
+		if breakGlass && got.State != StateApproved && got.State != StateRevoked {
+			t.Fatalf("a break-glass request is %s", got.State)
+		}
+		if !breakGlass && (got.State == StateApproved || got.State == StateRevoked) {
 			tier := got.Tier.Index
 			if tier < 0 || approvals < RequiredApprovals(&p.Spec.Approvers[tier]) {
 				t.Fatalf("approved by %d approvals at tier %d", approvals, tier)
