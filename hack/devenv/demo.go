@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 // demoOptions configure runDemo.
@@ -92,9 +93,9 @@ func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, fmt.Errorf("the demo did not finish within -timeout %s", opts.Timeout))
 	defer cancel()
 
-	printf(out, "rolegate demo: request -> approval -> grant -> expiry -> revocation (access duration %s)\n\n", opts.Duration)
+	printf(out, "rolegate demo: request -> approval -> grant -> expiry -> revocation, then break-glass (access duration %s)\n\n", opts.Duration)
 	steps := []func(context.Context) error{
-		d.controlPlane, d.policy, d.request, d.decision, d.granted, d.expired, d.auditTrail,
+		d.controlPlane, d.policy, d.request, d.decision, d.granted, d.expired, d.breakGlass, d.auditTrail,
 	}
 	defer func() {
 		if d.env != nil {
@@ -110,7 +111,8 @@ func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
 			return &stepError{step: d.step, err: err}
 		}
 	}
-	printf(out, "\ndemo succeeded in %s: the request was approved, granted, expired and its access revoked.\n", d.elapsed())
+	printf(out, "\ndemo succeeded in %s: the request was approved, granted, expired and its access revoked; "+
+		"break-glass access was granted at once and acknowledged.\n", d.elapsed())
 	return nil
 }
 
@@ -518,7 +520,91 @@ func (d *demo) expired(ctx context.Context) error {
 	return nil
 }
 
-// Step 7.
+// breakGlassRequest is the name of the demo's break-glass request.
+const breakGlassRequest = "ledger-outage-88"
+
+// Step 7: an emergency. The sample policy offers db-migrator as
+// break-glass: granted at once, without approval, and reviewed afterwards.
+func (d *demo) breakGlass(ctx context.Context) error {
+	ar := &accessv1alpha1.AccessRequest{}
+	if err := d.env.readSample(requestSample, ar); err != nil {
+		return err
+	}
+	ar.Name, ar.ResourceVersion = breakGlassRequest, ""
+	ar.Spec.Duration = metav1.Duration{Duration: d.opts.Duration}
+	ar.Spec.Justification = "INC-88: ledger writes failing, migration lock stuck"
+	ar.Spec.Tags[accessv1alpha1.BreakGlassTag] = accessv1alpha1.BreakGlassTagValue
+	alice, err := d.env.as(sampleRequester, sampleRequesterGroup)
+	if err != nil {
+		return err
+	}
+	created := time.Now()
+	if err := alice.Create(ctx, ar); err != nil {
+		return fmt.Errorf("creating AccessRequest %s/%s: %w", ar.Namespace, ar.Name, err)
+	}
+	key := client.ObjectKeyFromObject(ar)
+	err = d.waitFor(ctx, "the break-glass request to be Granted and awaiting review", func(ctx context.Context) error {
+		if err := d.env.k8s.Get(ctx, key, ar); err != nil {
+			return err
+		}
+		switch {
+		case conditionReason(ar, accessv1alpha1.ConditionReady) != accessv1alpha1.ReasonGranted:
+			return fmt.Errorf("not Granted yet: %s", describeRequest(ar))
+		case !meta.IsStatusConditionTrue(ar.Status.Conditions, accessv1alpha1.ConditionBreakGlass):
+			return fmt.Errorf("BreakGlass is not True: %s", describeRequest(ar))
+		case !policy.AwaitsReview(ar):
+			return fmt.Errorf("Reviewed is not ReviewPending: %s", describeRequest(ar))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.say("Break-glass: AccessRequest %s tagged type=break-glass granted %.2fs after creation, without approval",
+		key, time.Since(created).Seconds())
+	d.detail("BreakGlass=True; Reviewed=False, reason %s: %s", accessv1alpha1.ReasonReviewPending,
+		meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReviewed).Message)
+	d.detail("a Warning event, an audit line and rolegate_break_glass_total record it; rolegate_break_glass_unreviewed counts it until review")
+
+	carol, err := d.env.as(sampleReviewer, sampleReviewerGroup)
+	if err != nil {
+		return err
+	}
+	ack := &accessv1alpha1.AccessDecision{
+		ObjectMeta: metav1.ObjectMeta{Namespace: sampleNamespace, Name: breakGlassRequest + "-" + sampleReviewer},
+		Spec: accessv1alpha1.AccessDecisionSpec{Request: breakGlassRequest, Decision: accessv1alpha1.DecisionAcknowledge,
+			Comment: "INC-88 postmortem reviewed"},
+	}
+	if err := carol.Create(ctx, ack); err != nil {
+		return fmt.Errorf("acknowledging %s: %w", key, err)
+	}
+	var reviewed *metav1.Condition
+	err = d.waitFor(ctx, "the break-glass grant to be Reviewed=True", func(ctx context.Context) error {
+		if err := d.env.k8s.Get(ctx, key, ar); err != nil {
+			return err
+		}
+		reviewed = meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReviewed)
+		if reviewed == nil || reviewed.Status != metav1.ConditionTrue {
+			return fmt.Errorf("not reviewed yet: %s", describeRequest(ar))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.detail("%s acknowledged it (decision %s): Reviewed=True, reason %s: %s", sampleReviewer, accessv1alpha1.DecisionAcknowledge,
+		reviewed.Reason, reviewed.Message)
+	return nil
+}
+
+func conditionReason(ar *accessv1alpha1.AccessRequest, t string) string {
+	if c := meta.FindStatusCondition(ar.Status.Conditions, t); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+// Step 8.
 func (d *demo) auditTrail(ctx context.Context) error {
 	// Events and audit lines are written right after the status they
 	// describe, so they may trail it by a moment.
