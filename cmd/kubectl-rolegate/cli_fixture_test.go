@@ -123,12 +123,18 @@ type user struct {
 	groups []string
 }
 
+// fakeCluster is a fake API server holding objs, filtering by the fields
+// the CRDs declare selectable.
+func fakeCluster(objs ...client.Object) *fake.ClientBuilder {
+	return fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
+		WithIndex(&accessv1alpha1.AccessDecision{}, snapshot.DecisionRequestIndex, snapshot.DecisionRequest).
+		WithIndex(&accessv1alpha1.AccessRequest{}, snapshot.ExtendsIndex, snapshot.ExtendedRequest)
+}
+
 // cliClient is a fake cluster with the CLI fixture. SelfSubjectReview
 // answers with the user; createErr, when set, refuses every other create.
-// AccessDecisions are selectable by spec.request, as the CRD declares.
 func cliClient(u *user, createErr error, extra ...client.Object) client.WithWatch {
-	return fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(append(cliObjects(), extra...)...).
-		WithIndex(&accessv1alpha1.AccessDecision{}, snapshot.DecisionRequestIndex, snapshot.DecisionRequest).
+	return fakeCluster(append(cliObjects(), extra...)...).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 				if review, ok := obj.(*authenticationv1.SelfSubjectReview); ok {

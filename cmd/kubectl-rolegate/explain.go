@@ -75,7 +75,13 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 	if ar.Status.GrantedAt != nil {
 		grantedAt = ar.Status.GrantedAt.Time
 	}
-	res := policy.Evaluate(snap.Input(ar, grantedAt, now))
+	in := snap.Input(ar, grantedAt, now)
+	if ar.Spec.Extends == "" {
+		if in.Extensions, err = snapshot.ApprovedExtensions(ctx, c, ar, snap, now); err != nil && !apierrors.IsForbidden(err) {
+			return err
+		}
+	}
+	res := policy.Evaluate(in)
 
 	fmt.Fprintln(w)
 	if res.Policy != nil {
@@ -142,8 +148,20 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		if d := p.Spec.PendingTimeout; d != nil {
 			fmt.Fprintf(w, "Times out:       %s\n", relative(now, ar.CreationTimestamp.Add(d.Duration)))
 		}
+	case policy.OutcomeScheduled:
+		fmt.Fprintf(w, "Starts:          %s (%s)\n", relative(now, res.StartsAt), res.StartsAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "Expires:         %s (%s)\n", relative(now, res.ExpiresAt), res.ExpiresAt.UTC().Format(time.RFC3339))
+	case policy.OutcomeExtended:
+		fmt.Fprintf(w, "Extends:         %s; approved, so the grant of %s lasts %s longer (see kubectl rolegate explain %s)\n",
+			ar.Spec.Extends, ar.Spec.Extends, ar.Spec.Duration.Duration, ar.Spec.Extends)
 	case policy.OutcomeGrant, policy.OutcomeExpired:
 		fmt.Fprintf(w, "Expires:         %s (%s)\n", relative(now, res.ExpiresAt), res.ExpiresAt.UTC().Format(time.RFC3339))
+		for _, x := range res.Extensions {
+			fmt.Fprintf(w, "  extended by %s: +%s, approved at %s\n", x.Request, x.Duration.Duration, x.ApprovedAt.UTC().Format(time.RFC3339))
+		}
+		for name, why := range res.RefusedExtensions {
+			fmt.Fprintf(w, "  not extended by %s: %s\n", name, why)
+		}
 	}
 	explainBinding(w, ar)
 	return nil

@@ -9,11 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
-	"rolegate.dev/rolegate/internal/scheme"
-	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 func TestExplainPendingShowsTierApproversAndVerdicts(t *testing.T) {
@@ -149,8 +146,7 @@ func riskyEditClient(accept bool) client.Client {
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}},
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create"}},
 		}})
-	return fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
-		WithIndex(&accessv1alpha1.AccessDecision{}, snapshot.DecisionRequestIndex, snapshot.DecisionRequest).Build()
+	return fakeCluster(objs...).Build()
 }
 
 const editSecretsRisk = `  rule {apiGroups: [""], resources: ["secrets"], verbs: ["get", "create"]} can create Secrets, including long-lived service account tokens` + "\n"
@@ -196,5 +192,44 @@ func TestExplainSaysNothingOfRisksForAHarmlessRole(t *testing.T) {
 	}
 	if strings.Contains(out, "Role risks:") {
 		t.Errorf("a role without rules has risks:\n%s", out)
+	}
+}
+
+func TestExplainShowsExtensionsAndScheduledStarts(t *testing.T) {
+	objs := cliObjects()
+	for _, o := range objs {
+		if p, ok := o.(*accessv1alpha1.ApprovalPolicy); ok {
+			p.Spec.MaxExtensions = 1
+		}
+	}
+	// view is auto-approved: each extension is approved when created.
+	more := cliRequest("view-erin-more", "erin", "view", accessv1alpha1.RoleKindClusterRole, 10*time.Minute)
+	more.Spec.Extends, more.Spec.Duration = "view-erin", metav1.Duration{Duration: 30 * time.Minute}
+	again := cliRequest("view-erin-again", "erin", "view", accessv1alpha1.RoleKindClusterRole, 5*time.Minute)
+	again.Spec.Extends = "view-erin"
+	later := cliRequest("view-later", "erin", "view", accessv1alpha1.RoleKindClusterRole, time.Minute)
+	later.Spec.StartTime = &metav1.Time{Time: now.Add(3 * time.Hour)}
+	c := fakeCluster(append(objs, more, again, later)...).Build()
+
+	out, _, err := runCLI(t, c, "explain", "view-erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"Expires:         in 1h10m",
+		"  extended by view-erin-more: +30m0s, approved at ",
+		"  not extended by view-erin-again: the grant already has the 1 extension(s) the policy allows (maxExtensions)",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("view-erin: missing %q in\n%s", w, out)
+		}
+	}
+	if out, _, err = runCLI(t, c, "explain", "view-erin-more"); err != nil || !strings.Contains(out,
+		"Extends:         view-erin; approved, so the grant of view-erin lasts 30m0s longer") {
+		t.Errorf("view-erin-more: %v\n%s", err, out)
+	}
+	if out, _, err = runCLI(t, c, "explain", "view-later"); err != nil ||
+		!strings.Contains(out, "Outcome now:     Scheduled") || !strings.Contains(out, "Starts:          in 3h") {
+		t.Errorf("view-later: %v\n%s", err, out)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -219,42 +218,11 @@ func (r *AccessRequestReconciler) evaluate(
 	}
 	in := snap.Input(ar, grantEvidence(ar, bindings, now), now)
 	if ar.Spec.Extends == "" {
-		if in.Extensions, err = r.approvedExtensions(ctx, ar, snap, now); err != nil {
+		if in.Extensions, err = snapshot.ApprovedExtensions(ctx, r, ar, snap, now); err != nil {
 			return policy.Result{}, nil, err
 		}
 	}
 	return policy.Evaluate(in), snap.Decisions, nil
-}
-
-// approvedExtensions evaluates every request that extends ar, from its own
-// decisions, and returns the approved ones with when they were approved.
-func (r *AccessRequestReconciler) approvedExtensions(
-	ctx context.Context, ar *accessv1alpha1.AccessRequest, snap *snapshot.Snapshot, now time.Time,
-) ([]policy.Extension, error) {
-	var list accessv1alpha1.AccessRequestList
-	if err := r.List(ctx, &list, client.InNamespace(ar.Namespace), client.MatchingFields{ExtendsIndex: ar.Name}); err != nil {
-		return nil, fmt.Errorf("listing extensions: %w", err)
-	}
-	var out []policy.Extension
-	for i := range list.Items {
-		x := &list.Items[i]
-		if !x.DeletionTimestamp.IsZero() || x.Spec.Extends != ar.Name {
-			continue
-		}
-		decisions, err := snapshot.Decisions(ctx, r, x.Namespace, x.Name)
-		if err != nil {
-			return nil, err
-		}
-		in := snap.Input(x, time.Time{}, now)
-		in.Decisions, in.Extends = decisions, ar
-		res := policy.Evaluate(in)
-		if res.Outcome == policy.OutcomeExtended {
-			out = append(out, policy.Extension{Name: x.Name,
-				Duration: min(x.Spec.Duration.Duration, res.Entitlement.MaxDuration.Duration), ApprovedAt: res.Tally.DecidedAt,
-				Applied: slices.ContainsFunc(ar.Status.Extensions, func(e accessv1alpha1.ExtensionRecord) bool { return e.Request == x.Name })})
-		}
-	}
-	return out, nil
 }
 
 // observeTarget evaluates the request an extension extends, as that
@@ -599,14 +567,14 @@ func (r *AccessRequestReconciler) relatedByExtension(ctx context.Context, obj cl
 	if ar.Spec.Extends != "" {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ar.Namespace, Name: ar.Spec.Extends}}}
 	}
-	var list accessv1alpha1.AccessRequestList
-	if err := r.List(ctx, &list, client.InNamespace(ar.Namespace), client.MatchingFields{ExtendsIndex: ar.Name}); err != nil {
+	exts, err := snapshot.Extensions(ctx, r, ar.Namespace, ar.Name)
+	if err != nil {
 		logf.FromContext(ctx).Error(err, "Failed to list extensions to re-evaluate")
 		return nil
 	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	out := make([]reconcile.Request, 0, len(exts))
+	for i := range exts {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&exts[i])})
 	}
 	return out
 }

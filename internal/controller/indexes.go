@@ -14,7 +14,7 @@ import (
 const DecisionRequestIndex = snapshot.DecisionRequestIndex
 
 // ExtendsIndex indexes AccessRequests by the request they extend.
-const ExtendsIndex = "spec.extends"
+const ExtendsIndex = snapshot.ExtendsIndex
 
 // Index is a cache index the controllers read through.
 type Index struct {
@@ -28,7 +28,7 @@ type Index struct {
 func Indexes() []Index {
 	return []Index{
 		{&accessv1alpha1.AccessDecision{}, DecisionRequestIndex, snapshot.DecisionRequest},
-		{&accessv1alpha1.AccessRequest{}, ExtendsIndex, extendedRequest},
+		{&accessv1alpha1.AccessRequest{}, ExtendsIndex, snapshot.ExtendedRequest},
 	}
 }
 
@@ -40,12 +40,4 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		}
 	}
 	return nil
-}
-
-func extendedRequest(obj client.Object) []string {
-	ar, ok := obj.(*accessv1alpha1.AccessRequest)
-	if !ok || ar.Spec.Extends == "" {
-		return nil
-	}
-	return []string{ar.Spec.Extends}
 }

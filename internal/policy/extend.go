@@ -89,7 +89,7 @@ func applyExtensions(
 			refused[x.Name] = fmt.Sprintf("approved at %s, when the grant had already ended at %s",
 				x.ApprovedAt.UTC().Format(time.RFC3339), expires.UTC().Format(time.RFC3339))
 		case len(applied) >= int(maxExtensions):
-			refused[x.Name] = fmt.Sprintf("the grant was already extended %d times, the most the policy allows (maxExtensions)", len(applied))
+			refused[x.Name] = fmt.Sprintf("the grant already has the %d extension(s) the policy allows (maxExtensions)", len(applied))
 		case added+x.Duration > budget:
 			refused[x.Name] = fmt.Sprintf("adding %s would extend the grant by more than %s (maxDuration × maxExtensions)",
 				x.Duration, budget)

@@ -311,7 +311,7 @@ func TestApplyExtensions(t *testing.T) {
 		if !res.ExpiresAt.Equal(t0.Add(3*time.Hour)) || len(res.Extensions) != 2 || res.Extensions[0].Request != "x1" {
 			t.Fatalf("expires %s, applied %v", res.ExpiresAt, res.Extensions)
 		}
-		if why := res.RefusedExtensions["x3"]; !strings.Contains(why, "already extended 2 times") {
+		if why := res.RefusedExtensions["x3"]; !strings.Contains(why, "already has the 2 extension(s)") {
 			t.Errorf("x3 refused with %q, want the maxExtensions cap", why)
 		}
 	})

@@ -3,13 +3,72 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
 )
+
+// ExtendsIndex indexes AccessRequests by the request they extend; the CRD
+// declares spec.extends a selectable field, so the API server filters on
+// it too.
+const ExtendsIndex = "spec.extends"
+
+// ExtendedRequest is the value of ExtendsIndex for an object.
+func ExtendedRequest(obj client.Object) []string {
+	ar, ok := obj.(*accessv1alpha1.AccessRequest)
+	if !ok || ar.Spec.Extends == "" {
+		return nil
+	}
+	return []string{ar.Spec.Extends}
+}
+
+// Extensions lists the AccessRequests that extend the named request.
+func Extensions(ctx context.Context, c client.Reader, namespace, name string) ([]accessv1alpha1.AccessRequest, error) {
+	var list accessv1alpha1.AccessRequestList
+	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{ExtendsIndex: name}); err != nil {
+		return nil, fmt.Errorf("listing extensions of %s: %w", name, err)
+	}
+	return list.Items, nil
+}
+
+// ApprovedExtensions evaluates every request that extends ar, each from its
+// own decisions under the policies of ar's snapshot, and returns the
+// approved ones with when they were approved. Extensions already recorded
+// in ar's status are marked Applied, so that they keep their place.
+func ApprovedExtensions(
+	ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest, snap *Snapshot, now time.Time,
+) ([]policy.Extension, error) {
+	exts, err := Extensions(ctx, c, ar.Namespace, ar.Name)
+	if err != nil {
+		return nil, err
+	}
+	var out []policy.Extension
+	for i := range exts {
+		x := &exts[i]
+		if !x.DeletionTimestamp.IsZero() || x.Spec.Extends != ar.Name {
+			continue
+		}
+		decisions, err := Decisions(ctx, c, x.Namespace, x.Name)
+		if err != nil {
+			return nil, err
+		}
+		in := snap.Input(x, time.Time{}, now)
+		in.Decisions, in.Extends = decisions, ar
+		res := policy.Evaluate(in)
+		if res.Outcome == policy.OutcomeExtended {
+			out = append(out, policy.Extension{Name: x.Name,
+				Duration: min(x.Spec.Duration.Duration, res.Entitlement.MaxDuration.Duration), ApprovedAt: res.Tally.DecidedAt,
+				Applied: slices.ContainsFunc(ar.Status.Extensions, func(e accessv1alpha1.ExtensionRecord) bool { return e.Request == x.Name })})
+		}
+	}
+	return out, nil
+}
 
 // Request reads an AccessRequest; nil when it does not exist.
 func Request(ctx context.Context, c client.Reader, namespace, name string) (*accessv1alpha1.AccessRequest, error) {
