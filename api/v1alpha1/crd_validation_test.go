@@ -798,7 +798,27 @@ func TestDecisionsAreSelectableByTheirRequest(t *testing.T) {
 	}
 }
 
-func TestIssue7Fields(t *testing.T) {
+func TestRequestsAreSelectableByWhatTheyExtend(t *testing.T) {
+	ns := newNamespace(t)
+	for _, extends := range []string{"original", "other", ""} {
+		o := requestBase(t)
+		if extends != "" {
+			set(o, extends, "spec", "extends")
+		}
+		if _, err := createObject(t.Context(), o, uniqueName(t), ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var list accessv1alpha1.AccessRequestList
+	if err := k8sClient.List(t.Context(), &list, client.InNamespace(ns), client.MatchingFields{"spec.extends": "original"}); err != nil {
+		t.Fatalf("listing by spec.extends: %v", err)
+	}
+	if len(list.Items) != 1 || list.Items[0].Spec.Extends != "original" {
+		t.Fatalf("got %d requests, want only the one extending original", len(list.Items))
+	}
+}
+
+func TestBreakGlassExtensionNotificationAndScheduleFields(t *testing.T) {
 	runCreateCases(t, policyBase, "", []validationCase{
 		{name: "rejects allowPersistenceRisk without a reason", mutate: func(o object) {
 			set(o, true, "spec", "entitlements", 0, "allowPersistenceRisk")
