@@ -76,7 +76,8 @@ or the namespace, the check is skipped with a note and the server decides.`,
 	fl.StringVar(&o.name, "name", "", "the request's name; by default the server generates SERVICEACCOUNT-xxxxx")
 	fl.StringVar(&o.extends, "extends", "", "prolong the active grant of this AccessRequest instead of asking for a new one")
 	fl.StringVar(&o.start, "start", "", "schedule the grant: an RFC 3339 time (2026-12-01T22:00:00Z) or a delay from now (+2h)")
-	fl.BoolVar(&o.emergency, "break-glass", false, "ask for break-glass access (sets the tag type=break-glass): granted at once, reviewed afterwards")
+	fl.BoolVar(&o.emergency, "break-glass", false,
+		"ask for break-glass access (sets the tag type=break-glass): granted at once, reviewed afterwards")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "check the request (client-side and with a server-side dry run) without creating it")
 	_ = cmd.MarkFlagRequired("role")
 	_ = cmd.MarkFlagRequired("for")

@@ -222,7 +222,11 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the AccessRequest controller: %w", err)
 	}
-	if err := (&controller.ApprovalPolicyReconciler{Client: mgr.GetClient(), Notifier: notifier, Metrics: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&controller.ApprovalPolicyReconciler{
+		Client:   mgr.GetClient(),
+		Notifier: notifier,
+		Metrics:  recorder,
+	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ApprovalPolicy controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

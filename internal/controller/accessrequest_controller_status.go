@@ -379,29 +379,65 @@ type transition struct {
 	reason, eventType, action, message string
 }
 
+// Transition reasons that no condition reason names. The others are the
+// condition reasons of accessv1alpha1 (ReasonApproved, ReasonGranted, ...):
+// the event says what the condition now says.
+const (
+	reasonValidated = "Validated"
+	reasonRejected  = "Rejected"
+	reasonRestored  = "Restored"
+)
+
+// Transition actions: what the controller did, in the event's action field.
+const (
+	actionValidate = "Validate"
+	actionApprove  = "Approve"
+	actionDeny     = "Deny"
+	actionEscalate = "Escalate"
+	actionGrant    = "Grant"
+	actionReview   = "Review"
+	actionExtend   = "Extend"
+	actionRevoke   = "Revoke"
+)
+
 // transitions compares a request's status before and after a reconcile.
 func transitions(before, after *accessv1alpha1.AccessRequest, restored bool) []transition {
 	var out []transition
-	changed := func(t string) (*metav1.Condition, bool) {
-		c := findCondition(after.Status.Conditions, t)
-		old := findCondition(before.Status.Conditions, t)
-		return c, c != nil && (old == nil || old.Status != c.Status || old.Reason != c.Reason)
+	out = append(out, decisionTransitions(before, after)...)
+	out = append(out, grantTransitions(before, after, restored)...)
+	if t, ok := revocationTransition(before, after); ok {
+		out = append(out, t)
 	}
-	if c, ok := changed(accessv1alpha1.ConditionValidated); ok {
+	return out
+}
+
+// conditionChanged returns condition t of after, and whether it is set and
+// its status or reason differs from before's.
+func conditionChanged(before, after *accessv1alpha1.AccessRequest, t string) (*metav1.Condition, bool) {
+	c := findCondition(after.Status.Conditions, t)
+	old := findCondition(before.Status.Conditions, t)
+	return c, c != nil && (old == nil || old.Status != c.Status || old.Reason != c.Reason)
+}
+
+// decisionTransitions are the steps towards a grant: validation, the
+// approval decision and escalations to a later tier.
+func decisionTransitions(before, after *accessv1alpha1.AccessRequest) []transition {
+	var out []transition
+	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionValidated); ok {
 		if c.Status == metav1.ConditionTrue {
-			out = append(out, transition{"Validated", corev1.EventTypeNormal, "Validate", c.Message})
+			out = append(out, transition{reasonValidated, corev1.EventTypeNormal, actionValidate, c.Message})
 		} else {
-			out = append(out, transition{"Rejected", corev1.EventTypeWarning, "Validate", c.Message})
+			out = append(out, transition{reasonRejected, corev1.EventTypeWarning, actionValidate, c.Message})
 		}
 	}
-	if c, ok := changed(accessv1alpha1.ConditionApproved); ok {
+	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionApproved); ok {
 		switch {
 		case c.Status == metav1.ConditionTrue:
-			out = append(out, transition{"Approved", corev1.EventTypeNormal, "Approve", c.Message})
+			out = append(out, transition{accessv1alpha1.ReasonApproved, corev1.EventTypeNormal, actionApprove, c.Message})
 		case c.Reason == accessv1alpha1.ReasonDenied:
-			out = append(out, transition{"Denied", corev1.EventTypeNormal, "Deny", c.Message})
+			out = append(out, transition{accessv1alpha1.ReasonDenied, corev1.EventTypeNormal, actionDeny, c.Message})
 		case c.Reason == accessv1alpha1.ReasonTimedOut:
-			out = append(out, transition{"TimedOut", corev1.EventTypeWarning, "Approve", c.Message})
+			out = append(out, transition{accessv1alpha1.ReasonTimedOut, corev1.EventTypeWarning, actionApprove, c.Message})
 		}
 	}
 	// Each hand-over to a later tier is an escalation, including a second
@@ -412,37 +448,52 @@ func transitions(before, after *accessv1alpha1.AccessRequest, restored bool) []t
 		if before.Status.Tier == "" {
 			msg = c.Message
 		}
-		out = append(out, transition{"Escalated", corev1.EventTypeNormal, "Escalate", msg})
+		out = append(out, transition{accessv1alpha1.ReasonEscalated, corev1.EventTypeNormal, actionEscalate, msg})
 	}
-	if c, ok := changed(accessv1alpha1.ConditionBreakGlass); ok && c.Status == metav1.ConditionTrue {
-		out = append(out, transition{accessv1alpha1.ReasonBreakGlass, corev1.EventTypeWarning, "Grant", c.Message})
+	return out
+}
+
+// grantTransitions are the changes to access while it is given: a
+// break-glass grant and its review, extensions, the grant itself, and a
+// binding restored after someone else changed or deleted it.
+func grantTransitions(before, after *accessv1alpha1.AccessRequest, restored bool) []transition {
+	var out []transition
+	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionBreakGlass); ok && c.Status == metav1.ConditionTrue {
+		out = append(out, transition{accessv1alpha1.ReasonBreakGlass, corev1.EventTypeWarning, actionGrant, c.Message})
 	}
-	if c, ok := changed(accessv1alpha1.ConditionReviewed); ok && c.Status == metav1.ConditionTrue {
-		out = append(out, transition{accessv1alpha1.ReasonAcknowledged, corev1.EventTypeNormal, "Review", c.Message})
+	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionReviewed); ok && c.Status == metav1.ConditionTrue {
+		out = append(out, transition{accessv1alpha1.ReasonAcknowledged, corev1.EventTypeNormal, actionReview, c.Message})
 	}
 	if n := len(after.Status.Extensions); n > len(before.Status.Extensions) && after.Status.ExpiresAt != nil {
 		x := after.Status.Extensions[n-1]
-		out = append(out, transition{accessv1alpha1.ReasonExtended, corev1.EventTypeNormal, "Extend",
+		out = append(out, transition{accessv1alpha1.ReasonExtended, corev1.EventTypeNormal, actionExtend,
 			fmt.Sprintf("%s extended the grant by %s; it now ends at %s", x.Request, x.Duration.Duration,
 				after.Status.ExpiresAt.UTC().Format(time.RFC3339))})
 	}
-	if c, ok := changed(accessv1alpha1.ConditionGranted); ok && c.Status == metav1.ConditionTrue && c.Reason == accessv1alpha1.ReasonExtended {
-		out = append(out, transition{accessv1alpha1.ReasonExtended, corev1.EventTypeNormal, "Extend", c.Message})
+	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionGranted); ok && c.Status == metav1.ConditionTrue &&
+		c.Reason == accessv1alpha1.ReasonExtended {
+		out = append(out, transition{accessv1alpha1.ReasonExtended, corev1.EventTypeNormal, actionExtend, c.Message})
 	} else if ok && c.Status == metav1.ConditionTrue {
-		out = append(out, transition{"Granted", corev1.EventTypeNormal, "Grant", c.Message})
+		out = append(out, transition{accessv1alpha1.ReasonGranted, corev1.EventTypeNormal, actionGrant, c.Message})
 	} else if restored && c != nil && c.Status == metav1.ConditionTrue {
-		out = append(out, transition{"Restored", corev1.EventTypeWarning, "Grant",
+		out = append(out, transition{reasonRestored, corev1.EventTypeWarning, actionGrant,
 			bindingDescription(after) + " again: it had been changed or deleted by someone else"})
 	}
-	if after.Status.RevokedAt != nil && before.Status.RevokedAt == nil {
-		c := findCondition(after.Status.Conditions, accessv1alpha1.ConditionGranted)
-		reason := accessv1alpha1.ReasonRevoked
-		if c.Reason == accessv1alpha1.ReasonExpired {
-			reason = accessv1alpha1.ReasonExpired
-		}
-		out = append(out, transition{reason, corev1.EventTypeNormal, "Revoke", c.Message})
-	}
 	return out
+}
+
+// revocationTransition is the end of access, when revokedAt was just set:
+// Expired when the grant ran out, Revoked otherwise.
+func revocationTransition(before, after *accessv1alpha1.AccessRequest) (transition, bool) {
+	if after.Status.RevokedAt == nil || before.Status.RevokedAt != nil {
+		return transition{}, false
+	}
+	c := findCondition(after.Status.Conditions, accessv1alpha1.ConditionGranted)
+	reason := accessv1alpha1.ReasonRevoked
+	if c.Reason == accessv1alpha1.ReasonExpired {
+		reason = accessv1alpha1.ReasonExpired
+	}
+	return transition{reason, corev1.EventTypeNormal, actionRevoke, c.Message}, true
 }
 
 // announce emits an event, an audit line and metrics for each transition,
@@ -467,10 +518,10 @@ func (r *AccessRequestReconciler) measure(reason string, before, after *accessv1
 	p := after.Status.Policy
 	created := after.CreationTimestamp.Time
 	switch reason {
-	case "Rejected":
+	case reasonRejected:
 		m.Rejected(conditionReason(after.Status.Conditions, accessv1alpha1.ConditionValidated))
 		m.Outcome(p, metrics.OutcomeRejected)
-	case "Approved":
+	case accessv1alpha1.ReasonApproved:
 		decision := metrics.DecisionApproved
 		switch conditionReason(after.Status.Conditions, accessv1alpha1.ConditionApproved) {
 		case accessv1alpha1.ReasonAutoApproved:
@@ -479,14 +530,14 @@ func (r *AccessRequestReconciler) measure(reason string, before, after *accessv1
 			decision = metrics.DecisionBreakGlass
 		}
 		m.Decided(p, decision, w.eval.Tally.DecidedAt.Sub(created))
-	case "Denied":
+	case accessv1alpha1.ReasonDenied:
 		m.Decided(p, metrics.DecisionDenied, w.eval.Tally.DecidedAt.Sub(created))
 		m.Outcome(p, metrics.OutcomeDenied)
-	case "TimedOut":
+	case accessv1alpha1.ReasonTimedOut:
 		m.Outcome(p, metrics.OutcomeTimedOut)
 	case accessv1alpha1.ReasonBreakGlass:
 		m.BreakGlass(p)
-	case "Escalated":
+	case accessv1alpha1.ReasonEscalated:
 		from := before.Status.Tier
 		if from == "" && w.eval.Policy != nil {
 			// First seen already escalated (e.g. after a restart): the hand-over
@@ -496,7 +547,7 @@ func (r *AccessRequestReconciler) measure(reason string, before, after *accessv1
 			}
 		}
 		m.Escalated(p, from, after.Status.Tier)
-	case "Granted":
+	case accessv1alpha1.ReasonGranted:
 		m.Granted(p, after.Status.GrantedAt.Sub(created))
 		m.Outcome(p, metrics.OutcomeGranted)
 	case accessv1alpha1.ReasonExpired:

@@ -14,7 +14,8 @@ import (
 // escalation, a grant or an extension, a break-glass grant, and the end of
 // access. Delivery is asynchronous and never holds up the reconcile; Keys
 // keep an announcement repeated after a cut-short write from notifying twice.
-func (r *AccessRequestReconciler) notifyTransitions(ctx context.Context, before, after *accessv1alpha1.AccessRequest, w *world, ts []transition) {
+func (r *AccessRequestReconciler) notifyTransitions(ctx context.Context, before, after *accessv1alpha1.AccessRequest, w *world,
+	ts []transition) {
 	if r.Notifier == nil || after.Status.Policy == "" {
 		return
 	}
@@ -31,9 +32,9 @@ func (r *AccessRequestReconciler) notifyTransitions(ctx context.Context, before,
 	}
 	for _, t := range ts {
 		switch t.reason {
-		case "Escalated":
+		case accessv1alpha1.ReasonEscalated:
 			send(accessv1alpha1.NotifyEscalated, "Escalated/"+after.Status.Tier, t.message, tierSubjects(w.eval, w.eval.Tally.Tier.Index), nil)
-		case "Granted":
+		case accessv1alpha1.ReasonGranted:
 			send(accessv1alpha1.NotifyGranted, "Granted", t.message, nil, nil)
 		case accessv1alpha1.ReasonExtended:
 			send(accessv1alpha1.NotifyGranted, "Extended/"+after.Status.ExpiresAt.UTC().Format(time.RFC3339), t.message, nil, nil)

@@ -37,6 +37,13 @@ import (
 	"rolegate.dev/rolegate/internal/policy"
 )
 
+// The kinds of the RBAC roles found among the inputs, as a role reference
+// names them.
+const (
+	kindRole        = string(accessv1alpha1.RoleKindRole)
+	kindClusterRole = string(accessv1alpha1.RoleKindClusterRole)
+)
+
 // Severity tells whether a finding refuses the manifest.
 type Severity string
 
@@ -142,8 +149,8 @@ func Lint(sources []Source, o Options) Result {
 	policyAt := map[string]*doc{}
 	for _, d := range docs {
 		switch {
-		case d.apiVersion == rbacv1.SchemeGroupVersion.String() && (d.kind == "Role" || d.kind == "ClusterRole"):
-			if r := readRole(d); r != nil && d.kind == "Role" {
+		case d.apiVersion == rbacv1.SchemeGroupVersion.String() && (d.kind == kindRole || d.kind == kindClusterRole):
+			if r := readRole(d); r != nil && d.kind == kindRole {
 				l.roles = append(l.roles, r)
 			} else if r != nil {
 				l.clusterRoles[r.name] = r
@@ -171,8 +178,8 @@ func Lint(sources []Source, o Options) Result {
 			l.policies = append(l.policies, p)
 		}
 	}
-	for ns, labels := range o.NamespaceLabels {
-		l.nsLabels[ns] = labels
+	for ns, nsLabels := range o.NamespaceLabels {
+		l.nsLabels[ns] = nsLabels
 	}
 	l.policyAt = policyAt
 	for _, p := range l.policies {
@@ -236,7 +243,7 @@ func readRole(d *doc) *roleDoc {
 		return nil
 	}
 	out := &roleDoc{doc: d, name: r.Metadata.Name, labels: r.Metadata.Labels, rules: r.Rules}
-	if d.kind == "ClusterRole" {
+	if d.kind == kindClusterRole {
 		out.aggregation = r.AggregationRule
 		return out
 	}
@@ -252,7 +259,7 @@ func (r *roleDoc) where() string { return fmt.Sprintf("%s:%d", r.doc.src.Path, r
 // roleRules are the rules of a role found among the inputs: a ClusterRole
 // with the rules of the input ClusterRoles it aggregates.
 func (l *linter) roleRules(r *roleDoc) ([]rbacv1.PolicyRule, error) {
-	if r.doc.kind != "ClusterRole" {
+	if r.doc.kind != kindClusterRole {
 		return r.rules, nil
 	}
 	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: r.name}, Rules: r.rules, AggregationRule: r.aggregation}
@@ -328,7 +335,7 @@ func (l *linter) risks(p *accessv1alpha1.ApprovalPolicy) []Finding {
 		for _, r := range candidates {
 			sev, role := Error, e.RoleRef.String()
 			consequence := "a holder could outlive or widen a temporary grant, so requests for it are refused"
-			if r.doc.kind == "Role" {
+			if r.doc.kind == kindRole {
 				governed, known := l.governs(p, r.namespace)
 				switch {
 				case known && !governed:
@@ -386,8 +393,8 @@ func (l *linter) request(d *doc) []Finding {
 
 	var p *accessv1alpha1.ApprovalPolicy
 	var v *policy.Violation
-	if labels, ok := l.nsLabels[req.Namespace]; ok {
-		p, v = policy.Select(l.policies, labels, &req)
+	if nsLabels, ok := l.nsLabels[req.Namespace]; ok {
+		p, v = policy.Select(l.policies, nsLabels, &req)
 	} else {
 		// Only a policy that selects every namespace is known to govern.
 		var all []accessv1alpha1.ApprovalPolicy
@@ -590,16 +597,16 @@ func ParseNamespaceLabels(s string) (string, map[string]string, error) {
 	if !ok || ns == "" {
 		return "", nil, fmt.Errorf("--namespace-labels %q: want NAMESPACE=KEY=VALUE[,KEY=VALUE...]", s)
 	}
-	labels := map[string]string{}
+	nsLabels := map[string]string{}
 	if rest == "" {
-		return ns, labels, nil
+		return ns, nsLabels, nil
 	}
 	for _, kv := range strings.Split(rest, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return "", nil, fmt.Errorf("--namespace-labels %q: label %q is not KEY=VALUE", s, kv)
 		}
-		labels[k] = v
+		nsLabels[k] = v
 	}
-	return ns, labels, nil
+	return ns, nsLabels, nil
 }

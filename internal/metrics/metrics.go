@@ -122,30 +122,30 @@ func NewRecorder(reg prometheus.Registerer) (*Recorder, error) {
 }
 
 // Outcome counts a request reaching an outcome.
-func (r *Recorder) Outcome(policy, outcome string) {
+func (r *Recorder) Outcome(policyName, outcome string) {
 	if r != nil {
-		r.requests.WithLabelValues(policy, outcome).Inc()
+		r.requests.WithLabelValues(policyName, outcome).Inc()
 	}
 }
 
 // Decided observes the time from creation to a decision.
-func (r *Recorder) Decided(policy, decision string, d time.Duration) {
+func (r *Recorder) Decided(policyName, decision string, d time.Duration) {
 	if r != nil {
-		r.timeToDecision.WithLabelValues(policy, decision).Observe(d.Seconds())
+		r.timeToDecision.WithLabelValues(policyName, decision).Observe(d.Seconds())
 	}
 }
 
 // Granted observes the time from creation to the grant.
-func (r *Recorder) Granted(policy string, d time.Duration) {
+func (r *Recorder) Granted(policyName string, d time.Duration) {
 	if r != nil {
-		r.timeToGrant.WithLabelValues(policy).Observe(d.Seconds())
+		r.timeToGrant.WithLabelValues(policyName).Observe(d.Seconds())
 	}
 }
 
 // Escalated counts a hand-over between tiers.
-func (r *Recorder) Escalated(policy, from, to string) {
+func (r *Recorder) Escalated(policyName, from, to string) {
 	if r != nil {
-		r.escalations.WithLabelValues(policy, from, to).Inc()
+		r.escalations.WithLabelValues(policyName, from, to).Inc()
 	}
 }
 
@@ -164,9 +164,9 @@ func (r *Recorder) Rejected(reason string) {
 }
 
 // BreakGlass counts a break-glass grant.
-func (r *Recorder) BreakGlass(policy string) {
+func (r *Recorder) BreakGlass(policyName string) {
 	if r != nil {
-		r.breakGlass.WithLabelValues(policy).Inc()
+		r.breakGlass.WithLabelValues(policyName).Inc()
 	}
 }
 
@@ -189,9 +189,9 @@ func (r *Recorder) InitPolicy(p *accessv1alpha1.ApprovalPolicy) {
 }
 
 // NotificationFailed counts a notification a target did not accept.
-func (r *Recorder) NotificationFailed(policy, target string) {
+func (r *Recorder) NotificationFailed(policyName, target string) {
 	if r != nil {
-		r.notifyFailures.WithLabelValues(policy, target).Inc()
+		r.notifyFailures.WithLabelValues(policyName, target).Inc()
 	}
 }
 
@@ -275,7 +275,12 @@ type Summary struct {
 
 // Summarize groups requests by their Ready reason.
 func Summarize(requests []accessv1alpha1.AccessRequest, now time.Time) Summary {
-	s := Summary{Pending: map[PendingKey]int{}, OldestPending: map[string]time.Duration{}, Active: map[string]int{}, Unreviewed: map[string]int{}}
+	s := Summary{
+		Pending:       map[PendingKey]int{},
+		OldestPending: map[string]time.Duration{},
+		Active:        map[string]int{},
+		Unreviewed:    map[string]int{},
+	}
 	for i := range requests {
 		r := &requests[i]
 		if policy.AwaitsReview(r) {

@@ -44,20 +44,30 @@ type sensitiveResource struct {
 	why             string
 }
 
-var writeVerbs = []string{"create", "update", "patch", "delete", "deletecollection"}
+// RBAC verbs that write; sensitiveResources names which of them matter for
+// each resource.
+const (
+	verbCreate           = "create"
+	verbUpdate           = "update"
+	verbPatch            = "patch"
+	verbDelete           = "delete"
+	verbDeleteCollection = "deletecollection"
+)
+
+var writeVerbs = []string{verbCreate, verbUpdate, verbPatch, verbDelete, verbDeleteCollection}
 
 // sensitiveResources are checked in order; a rule is reported once per
 // resource it matches.
 var sensitiveResources = []sensitiveResource{
-	{"", "serviceaccounts/token", []string{"create"}, "can mint service account tokens that outlive the grant"},
-	{"", "secrets", []string{"create"}, "can create Secrets, including long-lived service account tokens"},
-	{rbacv1.GroupName, "rolebindings", []string{"create"}, "can create RoleBindings that outlive the grant"},
-	{rbacv1.GroupName, "rolebindings", []string{"update", "patch"},
+	{"", "serviceaccounts/token", []string{verbCreate}, "can mint service account tokens that outlive the grant"},
+	{"", "secrets", []string{verbCreate}, "can create Secrets, including long-lived service account tokens"},
+	{rbacv1.GroupName, "rolebindings", []string{verbCreate}, "can create RoleBindings that outlive the grant"},
+	{rbacv1.GroupName, "rolebindings", []string{verbUpdate, verbPatch},
 		"can add subjects to existing RoleBindings, which outlive the grant"},
-	{rbacv1.GroupName, "clusterrolebindings", []string{"create"}, "can create ClusterRoleBindings that outlive the grant"},
-	{rbacv1.GroupName, "clusterrolebindings", []string{"update", "patch"},
+	{rbacv1.GroupName, "clusterrolebindings", []string{verbCreate}, "can create ClusterRoleBindings that outlive the grant"},
+	{rbacv1.GroupName, "clusterrolebindings", []string{verbUpdate, verbPatch},
 		"can add subjects to existing ClusterRoleBindings, which outlive the grant"},
-	{"certificates.k8s.io", "certificatesigningrequests", []string{"create"},
+	{"certificates.k8s.io", "certificatesigningrequests", []string{verbCreate},
 		"can request client certificates that outlive the grant"},
 	{"admissionregistration.k8s.io", "mutatingwebhookconfigurations", writeVerbs,
 		"can change mutatingwebhookconfigurations, and so what the API server admits"},

@@ -36,7 +36,8 @@ func WriteTable(w io.Writer, r Report) error {
 	tw := tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)
 	if n := len(r.UnreviewedBreakGlassRequests); n > 0 {
 		fmt.Fprintf(tw, "UNREVIEWED BREAK-GLASS: %d grant(s) given without approval that no reviewer has acknowledged yet.\n", n)
-		fmt.Fprintln(tw, "A reviewer of the TIER shown, or of a later tier, acknowledges each with: kubectl rolegate ack NAME -n NAMESPACE -m COMMENT")
+		fmt.Fprintln(tw, "A reviewer of the TIER shown, or of a later tier, acknowledges each with: "+
+			"kubectl rolegate ack NAME -n NAMESPACE -m COMMENT")
 		fmt.Fprintln(tw, strings.Join(BreakGlassColumns, "\t"))
 		for _, bg := range r.UnreviewedBreakGlassRequests {
 			fmt.Fprintln(tw, strings.Join(breakGlassCells(bg), "\t"))

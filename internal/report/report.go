@@ -158,72 +158,105 @@ type acc struct {
 // them.
 func Build(requests []accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBinding, now time.Time, since time.Duration,
 	policies ...string) Report {
-	rows := map[string]*acc{}
-	row := func(policy string) *acc {
-		if policy == "" {
-			policy = NoPolicy
-		}
-		a, ok := rows[policy]
-		if !ok {
-			a = &acc{Row: Row{Policy: policy}}
-			rows[policy] = a
-		}
-		return a
-	}
+	rows := rowSet{}
 	for _, p := range policies {
-		row(p)
+		rows.get(p)
 	}
-
 	for i := range requests {
 		r := &requests[i]
 		if since > 0 && r.CreationTimestamp.Time.Before(now.Add(-since)) {
 			continue
 		}
-		a := row(r.Status.Policy)
-		a.Requests++
-		conds := r.Status.Conditions
-		approved := meta.FindStatusCondition(conds, accessv1alpha1.ConditionApproved)
-		switch {
-		case (approved != nil && approved.Status == metav1.ConditionTrue) || r.Status.GrantedAt != nil:
-			a.Approved++
-			if d, ok := timeToApproval(r, approved); ok {
-				a.approvals = append(a.approvals, d)
-			}
-		case approved != nil && approved.Reason == accessv1alpha1.ReasonDenied:
-			a.Denied++
-		case approved != nil && approved.Reason == accessv1alpha1.ReasonTimedOut:
-			a.TimedOut++
+		rows.get(r.Status.Policy).countRequest(r)
+	}
+	rows.addSummary(metrics.Summarize(requests, now))
+	rows.addOverdue(requests, bindings, now)
+
+	rep := Report{GeneratedAt: now, SinceSeconds: int64(max(since, 0) / time.Second), Policies: []Row{},
+		UnreviewedBreakGlassRequests: unreviewedBreakGlass(requests, now)}
+	total := &acc{Row: Row{Policy: Total}}
+	for _, a := range rows {
+		total.add(a)
+		rep.Policies = append(rep.Policies, a.finish())
+	}
+	slices.SortFunc(rep.Policies, func(x, y Row) int {
+		return cmp.Or(cmp.Compare(rank(x.Policy), rank(y.Policy)), cmp.Compare(x.Policy, y.Policy))
+	})
+	rep.Total = total.finish()
+	return rep
+}
+
+// rowSet holds the rows being built, by row name.
+type rowSet map[string]*acc
+
+// get returns the row named name, adding it if it is new; requests without
+// a policy ("") go to the NoPolicy row.
+func (rows rowSet) get(name string) *acc {
+	if name == "" {
+		name = NoPolicy
+	}
+	a, ok := rows[name]
+	if !ok {
+		a = &acc{Row: Row{Policy: name}}
+		rows[name] = a
+	}
+	return a
+}
+
+// countRequest adds a request of the window to the windowed figures:
+// Requests, Approved (with its time to approval), Denied, TimedOut,
+// Invalid, Reviewed, Escalated and BreakGlass.
+func (a *acc) countRequest(r *accessv1alpha1.AccessRequest) {
+	a.Requests++
+	conds := r.Status.Conditions
+	approved := meta.FindStatusCondition(conds, accessv1alpha1.ConditionApproved)
+	switch {
+	case (approved != nil && approved.Status == metav1.ConditionTrue) || r.Status.GrantedAt != nil:
+		a.Approved++
+		if d, ok := timeToApproval(r, approved); ok {
+			a.approvals = append(a.approvals, d)
 		}
-		if ready := meta.FindStatusCondition(conds, accessv1alpha1.ConditionReady); ready != nil &&
-			ready.Reason == accessv1alpha1.ReasonInvalid {
-			a.Invalid++
-		}
-		if esc := meta.FindStatusCondition(conds, accessv1alpha1.ConditionEscalated); esc != nil {
-			a.Reviewed++
-			if esc.Status == metav1.ConditionTrue {
-				a.Escalated++
-			}
-		}
-		if meta.IsStatusConditionTrue(conds, accessv1alpha1.ConditionBreakGlass) {
-			a.BreakGlass++
+	case approved != nil && approved.Reason == accessv1alpha1.ReasonDenied:
+		a.Denied++
+	case approved != nil && approved.Reason == accessv1alpha1.ReasonTimedOut:
+		a.TimedOut++
+	}
+	if ready := meta.FindStatusCondition(conds, accessv1alpha1.ConditionReady); ready != nil &&
+		ready.Reason == accessv1alpha1.ReasonInvalid {
+		a.Invalid++
+	}
+	if esc := meta.FindStatusCondition(conds, accessv1alpha1.ConditionEscalated); esc != nil {
+		a.Reviewed++
+		if esc.Status == metav1.ConditionTrue {
+			a.Escalated++
 		}
 	}
+	if meta.IsStatusConditionTrue(conds, accessv1alpha1.ConditionBreakGlass) {
+		a.BreakGlass++
+	}
+}
 
-	s := metrics.Summarize(requests, now)
+// addSummary adds the figures that describe now, whatever the window:
+// Pending, OldestPending, ActiveGrants and UnreviewedBreakGlass.
+func (rows rowSet) addSummary(s metrics.Summary) {
 	for k, n := range s.Pending {
-		row(k.Policy).Pending += n
+		rows.get(k.Policy).Pending += n
 	}
 	for p, age := range s.OldestPending {
-		a := row(p)
+		a := rows.get(p)
 		a.oldest, a.hasOldest = max(a.oldest, age), true
 	}
 	for p, n := range s.Active {
-		row(p).ActiveGrants += n
+		rows.get(p).ActiveGrants += n
 	}
 	for p, n := range s.Unreviewed {
-		row(p).UnreviewedBreakGlass += n
+		rows.get(p).UnreviewedBreakGlass += n
 	}
+}
 
+// addOverdue adds the overdue bindings, each under the policy of the
+// request its label names, or under Orphaned when that request is missing.
+func (rows rowSet) addOverdue(requests []accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBinding, now time.Time) {
 	policyOf := map[string]string{}
 	for i := range requests {
 		r := &requests[i]
@@ -240,27 +273,14 @@ func Build(requests []accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBindin
 	}
 	for p, bs := range byPolicy {
 		if n := metrics.CountOverdue(bs, now); n > 0 {
-			row(p).OverdueGrants += n
+			rows.get(p).OverdueGrants += n
 		}
 	}
-
-	rep := Report{GeneratedAt: now, SinceSeconds: int64(max(since, 0) / time.Second), Policies: []Row{},
-		UnreviewedBreakGlassRequests: unreviewedBreakGlass(requests, now)}
-	total := &acc{Row: Row{Policy: Total}}
-	for _, a := range rows {
-		total.add(a)
-		rep.Policies = append(rep.Policies, a.finish())
-	}
-	slices.SortFunc(rep.Policies, func(x, y Row) int {
-		return cmp.Or(cmp.Compare(rank(x.Policy), rank(y.Policy)), cmp.Compare(x.Policy, y.Policy))
-	})
-	rep.Total = total.finish()
-	return rep
 }
 
 // rank puts real policies first, then "(none)", then "(orphaned)".
-func rank(policy string) int {
-	switch policy {
+func rank(name string) int {
+	switch name {
 	case NoPolicy:
 		return 1
 	case Orphaned:
