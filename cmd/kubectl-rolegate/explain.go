@@ -138,6 +138,16 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 	}
 	explainDecisions(w, snap.Decisions, t.Verdicts)
 
+	explainTiming(w, now, ar, res)
+	explainBinding(w, ar)
+	return nil
+}
+
+// explainTiming says when the request's state next changes by time alone:
+// escalation and timeout, the start of a scheduled grant, the expiry and
+// the extensions that moved it.
+func explainTiming(w io.Writer, now time.Time, ar *accessv1alpha1.AccessRequest, res policy.Result) {
+	p, t := res.Policy, res.Tally
 	switch res.Outcome {
 	case policy.OutcomePending:
 		if !t.Tier.NextEscalation.IsZero() {
@@ -163,8 +173,6 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 			fmt.Fprintf(w, "  not extended by %s: %s\n", name, why)
 		}
 	}
-	explainBinding(w, ar)
-	return nil
 }
 
 // explainRisks lists the requested role's rules that let a holder outlive

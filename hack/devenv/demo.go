@@ -93,7 +93,8 @@ func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, fmt.Errorf("the demo did not finish within -timeout %s", opts.Timeout))
 	defer cancel()
 
-	printf(out, "rolegate demo: request -> approval -> grant -> expiry -> revocation, then break-glass (access duration %s)\n\n", opts.Duration)
+	printf(out, "rolegate demo: request -> approval -> grant -> expiry -> revocation, then break-glass (access duration %s)\n\n",
+		opts.Duration)
 	steps := []func(context.Context) error{
 		d.controlPlane, d.policy, d.request, d.decision, d.granted, d.expired, d.breakGlass, d.auditTrail,
 	}
@@ -551,9 +552,9 @@ func (d *demo) breakGlass(ctx context.Context) error {
 		case conditionReason(ar, accessv1alpha1.ConditionReady) != accessv1alpha1.ReasonGranted:
 			return fmt.Errorf("not Granted yet: %s", describeRequest(ar))
 		case !meta.IsStatusConditionTrue(ar.Status.Conditions, accessv1alpha1.ConditionBreakGlass):
-			return fmt.Errorf("BreakGlass is not True: %s", describeRequest(ar))
+			return fmt.Errorf("the BreakGlass condition is not True: %s", describeRequest(ar))
 		case !policy.AwaitsReview(ar):
-			return fmt.Errorf("Reviewed is not ReviewPending: %s", describeRequest(ar))
+			return fmt.Errorf("the Reviewed condition is not ReviewPending: %s", describeRequest(ar))
 		}
 		return nil
 	})

@@ -437,10 +437,10 @@ func (r *AccessRequestReconciler) finalize(ctx context.Context, ar *accessv1alph
 		if err := r.writeStatus(ctx, before, ar); err != nil {
 			return err
 		}
-		r.Recorder.Eventf(ar, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonRevoked, "Revoke", msg)
+		r.Recorder.Eventf(ar, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonRevoked, actionRevoke, msg)
 		r.Audit.Write(ctx, auditRecord(ar, accessv1alpha1.ReasonRevoked, "RequestDeleted", msg))
 		r.notifyTransitions(ctx, before, ar, &world{req: ar, now: now.Time},
-			[]transition{{accessv1alpha1.ReasonRevoked, corev1.EventTypeNormal, "Revoke", msg}})
+			[]transition{{accessv1alpha1.ReasonRevoked, corev1.EventTypeNormal, actionRevoke, msg}})
 		r.Metrics.Outcome(ar.Status.Policy, metrics.OutcomeRevoked)
 	}
 	patch := client.MergeFromWithOptions(ar.DeepCopy(), client.MergeFromWithOptimisticLock{})
