@@ -12,11 +12,13 @@ import (
 	"strings"
 	"time"
 
+	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
@@ -48,7 +50,7 @@ type RequestWebhook struct {
 	Metrics *metrics.Recorder
 }
 
-// Stamper writes spec.requester on create.
+// Stamper writes spec.requester, and the revoke finalizer, on create.
 type Stamper struct{ *RequestWebhook }
 
 // Validator refuses forged identity, spec changes and requests the policy refuses.
@@ -70,7 +72,18 @@ func (s Stamper) Handle(ctx context.Context, req admission.Request) admission.Re
 	if denial != "" {
 		return admission.Denied(denial)
 	}
-	return stamp("/spec/requester", requester)
+	resp := stamp("/spec/requester", requester)
+	// The revoke finalizer is set at creation, which saves the controller a
+	// write per request; the controller still adds it to a request admitted
+	// without this webhook.
+	if !controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+		if len(ar.Finalizers) == 0 {
+			resp.Patches = append(resp.Patches, jsonpatch.NewOperation("add", "/metadata/finalizers", []string{accessv1alpha1.RevokeFinalizer}))
+		} else {
+			resp.Patches = append(resp.Patches, jsonpatch.NewOperation("add", "/metadata/finalizers/-", accessv1alpha1.RevokeFinalizer))
+		}
+	}
+	return resp
 }
 
 // Handle validates creates and updates.

@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -339,5 +340,15 @@ func TestReapplyingTheSameManifestIsNotASpecChange(t *testing.T) {
 	// A GitOps tool applies the unchanged manifest again, and again.
 	for range 2 {
 		utils.Must(t, admin.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(manifest()), client.FieldOwner("gitops"), client.ForceOwnership))
+	}
+}
+
+func TestRevokeFinalizerIsSetAtAdmission(t *testing.T) {
+	tm := newTeam(t)
+	// The object the API server returns from the create is what admission
+	// made of it, before any controller saw it.
+	r := tm.open(t, "finalized", "alice", devs...)
+	if !slices.Contains(r.Finalizers, accessv1alpha1.RevokeFinalizer) {
+		t.Fatalf("finalizers at creation = %v, want %s", r.Finalizers, accessv1alpha1.RevokeFinalizer)
 	}
 }

@@ -88,6 +88,31 @@ func TestStamperWritesTheRequesterAsAPatch(t *testing.T) {
 	if !strings.Contains(string(b), `"username":"alice"`) {
 		t.Errorf("patch %s does not write requester alice", b)
 	}
+	if !strings.Contains(string(b), `{"op":"add","path":"/metadata/finalizers","value":["access.rolegate.dev/revoke"]}`) {
+		t.Errorf("patch %s does not add the revoke finalizer", b)
+	}
+}
+
+func TestStamperAppendsTheFinalizerToOthersOnce(t *testing.T) {
+	rw, _ := handlerFixture(t)
+	for _, tc := range []struct {
+		finalizers []string
+		want       string
+	}{
+		{[]string{"example.com/keep"}, `{"op":"add","path":"/metadata/finalizers/-","value":"access.rolegate.dev/revoke"}`},
+		{[]string{accessv1alpha1.RevokeFinalizer}, ""},
+	} {
+		r := request()
+		r.Finalizers = tc.finalizers
+		resp := Stamper{rw}.Handle(context.Background(), admissionRequest(t, admissionv1.Create, "alice", r, nil))
+		b, _ := json.Marshal(resp.Patches)
+		if tc.want == "" && strings.Contains(string(b), "finalizers") {
+			t.Errorf("finalizers %v: patch %s touches the finalizers", tc.finalizers, b)
+		}
+		if tc.want != "" && !strings.Contains(string(b), tc.want) {
+			t.Errorf("finalizers %v: patch %s lacks %s", tc.finalizers, b, tc.want)
+		}
+	}
 }
 
 func TestValidatorRefusesARequesterChangedAfterStamping(t *testing.T) {
