@@ -10,29 +10,15 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/metrics"
+	"rolegate.dev/rolegate/test/utils"
 )
 
 // gauge reads one sample of a metric from the running manager's registry.
 func gauge(t *testing.T, name, policy string) float64 {
 	t.Helper()
-	families, err := registry.Gather()
+	v, _, err := utils.MetricValue(registry, name, map[string]string{"policy": policy})
 	must(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "policy" && l.GetValue() == policy {
-					if m.GetCounter() != nil {
-						return m.GetCounter().GetValue()
-					}
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return v
 }
 
 func waitMetric(t *testing.T, name, policy string, want float64) {

@@ -19,6 +19,7 @@ import (
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/notify"
+	"rolegate.dev/rolegate/test/utils"
 )
 
 // receiver is a local webhook target that records what it accepted.
@@ -156,25 +157,11 @@ func TestNotificationsReachApproversSignedAndAFailingTargetDoesNotDelayTheGrant(
 		return nil
 	})
 	eventually(t, waitLong, func() error {
-		families, err := registry.Gather()
-		if err != nil {
-			return err
+		labels := map[string]string{"policy": w.policy, "target": "broken"}
+		if v, _, err := utils.MetricValue(registry, metrics.NotificationFailures, labels); err != nil || v < 1 {
+			return fmt.Errorf("%s%v = %v (%v), want at least 1", metrics.NotificationFailures, labels, v, err)
 		}
-		for _, f := range families {
-			if f.GetName() != metrics.NotificationFailures {
-				continue
-			}
-			for _, m := range f.GetMetric() {
-				labels := map[string]string{}
-				for _, l := range m.GetLabel() {
-					labels[l.GetName()] = l.GetValue()
-				}
-				if labels["policy"] == w.policy && labels["target"] == "broken" && m.GetCounter().GetValue() >= 1 {
-					return nil
-				}
-			}
-		}
-		return fmt.Errorf("%s{policy=%q,target=broken} not counted yet", metrics.NotificationFailures, w.policy)
+		return nil
 	})
 
 	// Revoking sends Revoked.

@@ -181,17 +181,27 @@ func TestLintBytes(t *testing.T) {
 	}
 }
 
-func TestLineOf(t *testing.T) {
-	src := "kind: X\nspec:\n  roleRef: {kind: Role, name: r}\n  tags:\n    example.com/team: a\n    owner: b\n"
+type lineCase struct {
+	field string
+	want  int
+}
+
+// checkLineOf parses src and checks lineOf for each field.
+func checkLineOf(t *testing.T, src string, cases []lineCase) {
+	t.Helper()
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
 		t.Fatal(err)
 	}
-	m := n.Content[0]
-	cases := []struct {
-		field string
-		want  int
-	}{
+	for _, tc := range cases {
+		if got := lineOf(n.Content[0], tc.field); got != tc.want {
+			t.Errorf("lineOf(%q) = %d, want %d", tc.field, got, tc.want)
+		}
+	}
+}
+
+func TestLineOf(t *testing.T) {
+	checkLineOf(t, "kind: X\nspec:\n  roleRef: {kind: Role, name: r}\n  tags:\n    example.com/team: a\n    owner: b\n", []lineCase{
 		{"spec.roleRef", 3},
 		{"spec.roleRef.name", 3},
 		{"spec.tags.example.com/team", 5},
@@ -200,12 +210,17 @@ func TestLineOf(t *testing.T) {
 		{"spec.duration", 2},
 		{"metadata.name", 1},
 		{"", 1},
-	}
-	for _, tc := range cases {
-		if got := lineOf(m, tc.field); got != tc.want {
-			t.Errorf("lineOf(%q) = %d, want %d", tc.field, got, tc.want)
-		}
-	}
+	})
+	// Items of a sequence, by index.
+	checkLineOf(t, "spec:\n  entitlements:\n    - roleRef: {kind: Role, name: a}\n      maxDuration: 1h\n"+
+		"    - roleRef: {kind: Role, name: b}\n      maxDuration: 2h\n", []lineCase{
+		{"spec.entitlements[0]", 3},
+		{"spec.entitlements[1]", 5},
+		{"spec.entitlements[1].maxDuration", 6},
+		{"spec.entitlements[1].missing", 5},
+		{"spec.entitlements[7]", 1},
+		{"spec.entitlements[x]", 1},
+	})
 }
 
 func TestParseNamespaceLabels(t *testing.T) {
@@ -346,28 +361,3 @@ func TestLintPersistenceRiskOfARoleWithoutNamespace(t *testing.T) {
 	}
 }
 
-func TestLineOfSequenceItems(t *testing.T) {
-	src := "spec:\n  entitlements:\n    - roleRef: {kind: Role, name: a}\n      maxDuration: 1h\n" +
-		"    - roleRef: {kind: Role, name: b}\n      maxDuration: 2h\n"
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
-		t.Fatal(err)
-	}
-	m := n.Content[0]
-	cases := []struct {
-		field string
-		want  int
-	}{
-		{"spec.entitlements[0]", 3},
-		{"spec.entitlements[1]", 5},
-		{"spec.entitlements[1].maxDuration", 6},
-		{"spec.entitlements[1].missing", 5},
-		{"spec.entitlements[7]", 1},
-		{"spec.entitlements[x]", 1},
-	}
-	for _, tc := range cases {
-		if got := lineOf(m, tc.field); got != tc.want {
-			t.Errorf("lineOf(%q) = %d, want %d", tc.field, got, tc.want)
-		}
-	}
-}

@@ -26,6 +26,7 @@ import (
 	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/notify"
 	"rolegate.dev/rolegate/internal/scheme"
+	"rolegate.dev/rolegate/test/utils"
 )
 
 const ns = "rolegate-system"
@@ -191,25 +192,11 @@ func newEnv(t *testing.T, o notify.Options, run bool, objs ...client.Object) *en
 // failures reads rolegate_notification_failures_total{policy,target}.
 func (e *env) failures(t *testing.T, policy, target string) float64 {
 	t.Helper()
-	families, err := e.reg.Gather()
+	v, _, err := utils.MetricValue(e.reg, metrics.NotificationFailures, map[string]string{"policy": policy, "target": target})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range families {
-		if f.GetName() != metrics.NotificationFailures {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["policy"] == policy && labels["target"] == target {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return v
 }
 
 // condition waits until p's NotificationsDelivered condition has status
