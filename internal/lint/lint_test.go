@@ -360,4 +360,3 @@ func TestLintPersistenceRiskOfARoleWithoutNamespace(t *testing.T) {
 		t.Errorf("findings = %q, want one error for the Role in namespace a", lines(r))
 	}
 }
-
