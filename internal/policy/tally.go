@@ -123,6 +123,12 @@ func Count(in TallyInput) Tally {
 		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 			return c
 		}
+		// Creation times have one-second resolution: within a second, a
+		// Revoke or Acknowledge comes after the approvals and denials it
+		// follows in fact (a reviewer revokes a grant they saw).
+		if c := cmp.Compare(afterDecisions(a), afterDecisions(b)); c != 0 {
+			return c
+		}
 		return cmp.Compare(a.Name, b.Name)
 	})
 	for i := range decisions {
@@ -137,6 +143,14 @@ func Count(in TallyInput) Tally {
 		c.t.NextChange = earliest(c.t.Tier.NextEscalation, c.timeoutAt)
 	}
 	return c.t
+}
+
+// afterDecisions is 1 for decisions that act on a decided request.
+func afterDecisions(d accessv1alpha1.AccessDecision) int {
+	if d.Spec.Decision == accessv1alpha1.DecisionRevoke || d.Spec.Decision == accessv1alpha1.DecisionAcknowledge {
+		return 1
+	}
+	return 0
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -55,6 +55,14 @@ func TestCount(t *testing.T) {
 			now: 3 * time.Minute, state: StateApproved, tier: "security", decidedAt: 2 * time.Minute,
 			verdicts: map[string]string{"d1": "Counted", "d2": "Counted"},
 			records:  []string{"carol/Approve/security", "erin/Approve/security"}},
+		{name: "a revoke in the same second as the deciding approval comes after it, whatever the names",
+			decisions: []accessv1alpha1.AccessDecision{
+				decision("m-zz", "carol", security, approve, time.Minute),
+				decision("m-zy", "erin", security, approve, 2*time.Minute),
+				decision("m-aa", "dave", nil, accessv1alpha1.DecisionRevoke, 2*time.Minute)},
+			now: 3 * time.Minute, state: StateRevoked, decidedAt: 2 * time.Minute,
+			verdicts: map[string]string{"m-zz": "Counted", "m-zy": "Counted", "m-aa": "Counted"},
+			records:  []string{"carol/Approve/security", "erin/Approve/security", "dave/Revoke/"}},
 		{name: "one reviewer approving twice counts once",
 			decisions: []accessv1alpha1.AccessDecision{
 				decision("d1", "carol", security, approve, time.Minute),
