@@ -234,6 +234,7 @@ type ApproverTier struct {
 // asked for where, with which tags, by whom, and who must approve.
 // +kubebuilder:validation:XValidation:rule="self.entitlements.all(e, self.entitlements.exists_one(f, f.roleRef.kind == e.roleRef.kind && f.roleRef.name == e.roleRef.name))",message="entitlements must not list the same roleRef twice"
 // +kubebuilder:validation:XValidation:rule="(has(self.approvers) && size(self.approvers) > 0) || self.entitlements.all(e, has(e.autoApprove) && e.autoApprove)",message="approvers are required unless every entitlement sets autoApprove"
+// +kubebuilder:validation:XValidation:rule="self.entitlements.all(e, !has(e.breakGlass) || !has(e.breakGlass.notify) || e.breakGlass.notify.all(n, has(self.notify) && self.notify.exists(t, t.name == n)))",message="entitlements[].breakGlass.notify must name targets listed in spec.notify"
 type ApprovalPolicySpec struct {
 	// namespaceSelector selects the namespaces whose requests this policy
 	// governs; {} selects every namespace.

@@ -831,9 +831,20 @@ func TestBreakGlassExtensionNotificationAndScheduleFields(t *testing.T) {
 			set(o, true, "spec", "entitlements", 0, "allowPersistenceRisk")
 			set(o, "migrations create their own Secrets; reviewed in SEC-42", "spec", "entitlements", 0, "persistenceRiskReason")
 		}},
-		{name: "accepts a break-glass entitlement", mutate: func(o object) {
+		{name: "accepts a break-glass entitlement that notifies a listed target", mutate: func(o object) {
+			set(o, []any{object{"name": "oncall", "webhook": object{"url": "https://pager.example.com"}}}, "spec", "notify")
 			set(o, object{"maxDuration": "30m", "notify": []any{"oncall"}}, "spec", "entitlements", 0, "breakGlass")
 		}},
+		{name: "accepts a break-glass entitlement without notify", mutate: func(o object) {
+			set(o, object{"maxDuration": "30m"}, "spec", "entitlements", 0, "breakGlass")
+		}},
+		{name: "rejects break-glass notify naming a target the policy does not list", mutate: func(o object) {
+			set(o, []any{object{"name": "chat", "webhook": object{"url": "https://chat.example.com"}}}, "spec", "notify")
+			set(o, object{"maxDuration": "30m", "notify": []any{"oncall"}}, "spec", "entitlements", 0, "breakGlass")
+		}, wantErr: []string{"spec: Invalid value", "entitlements[].breakGlass.notify must name targets listed in spec.notify"}},
+		{name: "rejects break-glass notify when the policy has no targets", mutate: func(o object) {
+			set(o, object{"maxDuration": "30m", "notify": []any{"oncall"}}, "spec", "entitlements", 0, "breakGlass")
+		}, wantErr: []string{"entitlements[].breakGlass.notify must name targets listed in spec.notify"}},
 		{name: "rejects a break-glass maxDuration longer than the entitlement's", mutate: func(o object) {
 			set(o, object{"maxDuration": "2h"}, "spec", "entitlements", 0, "breakGlass")
 		}, wantErr: []string{"spec.entitlements[0].breakGlass.maxDuration", "must not exceed maxDuration"}},
