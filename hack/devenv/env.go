@@ -117,6 +117,9 @@ type devEnv struct {
 // startEnv starts kube-apiserver and etcd, installs the CRDs and starts the
 // manager, which writes its audit lines to auditLog. It returns once the
 // manager's caches are in sync. The caller must call stop.
+// devNotificationNamespace holds the Secrets of notification targets.
+const devNotificationNamespace = "rolegate-system"
+
 func startEnv(ctx context.Context, auditLog io.Writer) (*devEnv, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errNoAssets
@@ -142,9 +145,15 @@ func startEnv(ctx context.Context, auditLog io.Writer) (*devEnv, error) {
 		e.stop()
 		return nil, fmt.Errorf("creating a client: %w", err)
 	}
+	// Notification targets read their Secrets from rolegate-system, as in
+	// the default install.
+	if err := e.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: devNotificationNamespace}}); err != nil {
+		e.stop()
+		return nil, fmt.Errorf("creating namespace %s: %w", devNotificationNamespace, err)
+	}
 	wh := e.testEnv.WebhookInstallOptions
 	mgr, err := app.NewManager(e.cfg, app.Options{MetricsAddr: "0", ProbeAddr: "0", AuditLog: auditLog,
-		MetricsRegistry: prometheus.NewRegistry(),
+		MetricsRegistry: prometheus.NewRegistry(), NotificationNamespace: devNotificationNamespace,
 		Webhook: app.WebhookOptions{
 			Enabled: true, Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
 		}})
