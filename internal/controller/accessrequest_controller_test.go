@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -430,7 +431,7 @@ func TestApprovalPolicyReportsMissingRoles(t *testing.T) {
 	// Creating the role makes the policy Ready again.
 	must(t, k8s.Create(t.Context(), &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "does-not-exist"}}))
 	t.Cleanup(func() {
-		_ = k8s.Delete(t.Context(), &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "does-not-exist"}})
+		_ = k8s.Delete(context.Background(), &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "does-not-exist"}})
 	})
 	waitPolicy(t, w.policy, metav1.ConditionTrue, "Ready")
 }

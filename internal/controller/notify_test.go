@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -87,7 +88,7 @@ func notifySecret(t *testing.T, name string, data map[string]string) {
 	t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: notifyNamespace}, StringData: data}
 	must(t, k8s.Create(t.Context(), s))
-	t.Cleanup(func() { _ = k8s.Delete(t.Context(), s) })
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), s) })
 }
 
 func TestNotificationsReachApproversSignedAndAFailingTargetDoesNotDelayTheGrant(t *testing.T) {
