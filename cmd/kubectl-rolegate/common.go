@@ -24,6 +24,23 @@ var (
 	decisionResource = "accessdecision." + accessv1alpha1.GroupVersion.Group
 )
 
+// connect returns a context to use (ctx, or a background one), the
+// namespace the command works in ("" for all namespaces) and a client.
+func connect(ctx context.Context, f clientFactory, allNamespaces bool) (context.Context, string, client.Client, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ns := ""
+	if !allNamespaces {
+		var err error
+		if ns, err = f.Namespace(); err != nil {
+			return ctx, "", nil, err
+		}
+	}
+	c, err := f.Client()
+	return ctx, ns, c, err
+}
+
 // whoAmI asks the API server who the client authenticates as
 // (authentication.k8s.io/v1 SelfSubjectReview), impersonation included.
 func whoAmI(ctx context.Context, c client.Client) (accessv1alpha1.UserInfo, error) {

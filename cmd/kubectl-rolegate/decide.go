@@ -55,14 +55,7 @@ are not eligible, and on requests that are not break-glass.`
 
 func decide(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams,
 	decision accessv1alpha1.DecisionType, request, comment string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ns, err := f.Namespace()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	ctx, ns, c, err := connect(ctx, f, false)
 	if err != nil {
 		return err
 	}

@@ -36,14 +36,7 @@ and when the request escalates, times out or its access expires.`,
 }
 
 func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams, name string, now time.Time) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ns, err := f.Namespace()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	ctx, ns, c, err := connect(ctx, f, false)
 	if err != nil {
 		return err
 	}

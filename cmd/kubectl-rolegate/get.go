@@ -56,17 +56,7 @@ func (o *getOptions) run(ctx context.Context, f clientFactory, streams genericio
 	if len(args) == 1 && o.allNamespaces {
 		return fmt.Errorf("a request name cannot be combined with -A; name its namespace with -n")
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ns := ""
-	if !o.allNamespaces {
-		var err error
-		if ns, err = f.Namespace(); err != nil {
-			return err
-		}
-	}
-	c, err := f.Client()
+	ctx, ns, c, err := connect(ctx, f, o.allNamespaces)
 	if err != nil {
 		return err
 	}

@@ -87,17 +87,7 @@ type pendingRow struct {
 }
 
 func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams, all bool, now time.Time) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ns := ""
-	if !all {
-		var err error
-		if ns, err = f.Namespace(); err != nil {
-			return err
-		}
-	}
-	c, err := f.Client()
+	ctx, ns, c, err := connect(ctx, f, all)
 	if err != nil {
 		return err
 	}

@@ -95,17 +95,7 @@ func (o *reportOptions) run(ctx context.Context, f clientFactory, streams generi
 	if err := o.validate(); err != nil {
 		return err
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ns := ""
-	if !o.allNamespaces {
-		var err error
-		if ns, err = f.Namespace(); err != nil {
-			return err
-		}
-	}
-	c, err := f.Client()
+	ctx, ns, c, err := connect(ctx, f, o.allNamespaces)
 	if err != nil {
 		return err
 	}
