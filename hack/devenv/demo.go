@@ -131,6 +131,34 @@ func (d *demo) detail(format string, args ...any) {
 	printf(d.out, "          %s\n", fmt.Sprintf(format, args...))
 }
 
+// waitForReady polls AccessRequest name until its Ready reason is want and
+// check (when given) accepts it; a request that ends in another state fails
+// at once. what names the awaited state in errors.
+func (d *demo) waitForReady(ctx context.Context, name, want, what string,
+	check func(context.Context, *accessv1alpha1.AccessRequest) error,
+) (*accessv1alpha1.AccessRequest, error) {
+	var ar *accessv1alpha1.AccessRequest
+	err := d.waitFor(ctx, what, func(ctx context.Context) error {
+		got := &accessv1alpha1.AccessRequest{}
+		if err := d.env.k8s.Get(ctx, client.ObjectKey{Namespace: sampleNamespace, Name: name}, got); err != nil {
+			return err
+		}
+		ar = got
+		ready := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionReady)
+		if ready != nil && ready.Reason != want && isTerminal(ready.Reason) {
+			return errFatal{fmt.Errorf("the request ended as %s instead of %s: %s (%s)", ready.Reason, want, ready.Message, describeRequest(got))}
+		}
+		if ready == nil || ready.Reason != want {
+			return fmt.Errorf("not %s yet: %s", want, describeRequest(got))
+		}
+		if check == nil {
+			return nil
+		}
+		return check(ctx, got)
+	})
+	return ar, err
+}
+
 // errFatal marks an observation that waiting will not change.
 type errFatal struct{ error }
 
@@ -232,30 +260,19 @@ func (d *demo) request(ctx context.Context) error {
 	if err := alice.Create(ctx, ar); err != nil {
 		return fmt.Errorf("creating AccessRequest %s/%s: %w", ar.Namespace, ar.Name, err)
 	}
-	var seen *accessv1alpha1.AccessRequest
-	err = d.waitFor(ctx, "the request to be pending approval", func(ctx context.Context) error {
-		got, err := d.getRequest(ctx)
-		if err != nil {
-			return err
-		}
-		seen = got
-		ready := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionReady)
-		validated := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionValidated)
-		if ready != nil && isTerminal(ready.Reason) {
-			return errFatal{fmt.Errorf("the request ended as %s: %s (%s)", ready.Reason, ready.Message, describeRequest(got))}
-		}
-		switch {
-		case ready == nil || ready.Reason != accessv1alpha1.ReasonPendingApproval:
-			return fmt.Errorf("not PendingApproval yet: %s", describeRequest(got))
-		case validated == nil || validated.Status != metav1.ConditionTrue:
-			return fmt.Errorf("not Validated=True: %s", describeRequest(got))
-		case got.Status.Tier != "security":
-			return fmt.Errorf("status.tier is %q, want security: %s", got.Status.Tier, describeRequest(got))
-		case got.Status.EffectiveSensitivity != accessv1alpha1.SensitivityHigh:
-			return fmt.Errorf("status.effectiveSensitivity is %q, want high: %s", got.Status.EffectiveSensitivity, describeRequest(got))
-		}
-		return nil
-	})
+	seen, err := d.waitForReady(ctx, sampleRequest, accessv1alpha1.ReasonPendingApproval, "the request to be pending approval",
+		func(_ context.Context, got *accessv1alpha1.AccessRequest) error {
+			validated := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionValidated)
+			switch {
+			case validated == nil || validated.Status != metav1.ConditionTrue:
+				return fmt.Errorf("not Validated=True: %s", describeRequest(got))
+			case got.Status.Tier != "security":
+				return fmt.Errorf("status.tier is %q, want security: %s", got.Status.Tier, describeRequest(got))
+			case got.Status.EffectiveSensitivity != accessv1alpha1.SensitivityHigh:
+				return fmt.Errorf("status.effectiveSensitivity is %q, want high: %s", got.Status.EffectiveSensitivity, describeRequest(got))
+			}
+			return nil
+		})
 	if err != nil {
 		return err
 	}
@@ -354,33 +371,22 @@ func sarAnswer(r *authorizationv1.SubjectAccessReview) string {
 
 // Step 5.
 func (d *demo) granted(ctx context.Context) error {
-	var ar *accessv1alpha1.AccessRequest
 	rb := &rbacv1.RoleBinding{}
-	err := d.waitFor(ctx, "the request to be Granted with a correct RoleBinding", func(ctx context.Context) error {
-		got, err := d.getRequest(ctx)
-		if err != nil {
-			return err
-		}
-		ar = got
-		ready := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionReady)
-		if ready != nil && ready.Reason != accessv1alpha1.ReasonGranted && isTerminal(ready.Reason) {
-			return errFatal{fmt.Errorf("the request ended as %s: %s (%s)", ready.Reason, ready.Message, describeRequest(got))}
-		}
-		switch {
-		case ready == nil || ready.Reason != accessv1alpha1.ReasonGranted:
-			return fmt.Errorf("not Granted yet: %s", describeRequest(got))
-		case !meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionGranted):
-			return fmt.Errorf("the Ready reason is Granted but Granted is not True: %s", describeRequest(got))
-		case got.Status.RoleBinding == "":
-			return fmt.Errorf("status.roleBinding is empty: %s", describeRequest(got))
-		case got.Status.ExpiresAt == nil:
-			return fmt.Errorf("status.expiresAt is empty: %s", describeRequest(got))
-		}
-		if err := d.env.k8s.Get(ctx, client.ObjectKey{Namespace: sampleNamespace, Name: got.Status.RoleBinding}, rb); err != nil {
-			return fmt.Errorf("RoleBinding %s: %w", got.Status.RoleBinding, err)
-		}
-		return checkBinding(rb)
-	})
+	ar, err := d.waitForReady(ctx, sampleRequest, accessv1alpha1.ReasonGranted, "the request to be Granted with a correct RoleBinding",
+		func(ctx context.Context, got *accessv1alpha1.AccessRequest) error {
+			switch {
+			case !meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionGranted):
+				return fmt.Errorf("the Ready reason is Granted but Granted is not True: %s", describeRequest(got))
+			case got.Status.RoleBinding == "":
+				return fmt.Errorf("status.roleBinding is empty: %s", describeRequest(got))
+			case got.Status.ExpiresAt == nil:
+				return fmt.Errorf("status.expiresAt is empty: %s", describeRequest(got))
+			}
+			if err := d.env.k8s.Get(ctx, client.ObjectKey{Namespace: sampleNamespace, Name: got.Status.RoleBinding}, rb); err != nil {
+				return fmt.Errorf("RoleBinding %s: %w", got.Status.RoleBinding, err)
+			}
+			return checkBinding(rb)
+		})
 	if err != nil {
 		return err
 	}
@@ -453,42 +459,32 @@ func (d *demo) expired(ctx context.Context) error {
 		printf(d.out, "[%6s]    waiting for expiry at %s (%.1fs from now) ...\n", d.elapsed(),
 			fmtTime(ar.Status.ExpiresAt), time.Until(ar.Status.ExpiresAt.Time).Seconds())
 	}
-	err = d.waitFor(ctx, "the request to expire and its RoleBinding to be removed", func(ctx context.Context) error {
-		got, err := d.getRequest(ctx)
-		if err != nil {
-			return err
-		}
-		ar = got
-		ready := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionReady)
-		if ready != nil && ready.Reason != accessv1alpha1.ReasonExpired && isTerminal(ready.Reason) {
-			return errFatal{fmt.Errorf("the request ended as %s instead of Expired: %s (%s)", ready.Reason, ready.Message, describeRequest(got))}
-		}
-		switch {
-		case ready == nil || ready.Reason != accessv1alpha1.ReasonExpired:
-			return fmt.Errorf("not Expired yet: %s", describeRequest(got))
-		case !meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionExpired):
-			return fmt.Errorf("the Ready reason is Expired but Expired is not True: %s", describeRequest(got))
-		case got.Status.RevokedAt == nil:
-			return fmt.Errorf("status.revokedAt is not set: %s", describeRequest(got))
-		}
-		if binding != "" {
-			err := d.env.k8s.Get(ctx, client.ObjectKey{Namespace: sampleNamespace, Name: binding}, &rbacv1.RoleBinding{})
-			if err == nil {
-				return fmt.Errorf("RoleBinding %s still exists", binding)
-			} else if !apierrors.IsNotFound(err) {
+	ar, err = d.waitForReady(ctx, sampleRequest, accessv1alpha1.ReasonExpired, "the request to expire and its RoleBinding to be removed",
+		func(ctx context.Context, got *accessv1alpha1.AccessRequest) error {
+			switch {
+			case !meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionExpired):
+				return fmt.Errorf("the Ready reason is Expired but Expired is not True: %s", describeRequest(got))
+			case got.Status.RevokedAt == nil:
+				return fmt.Errorf("status.revokedAt is not set: %s", describeRequest(got))
+			}
+			if binding != "" {
+				err := d.env.k8s.Get(ctx, client.ObjectKey{Namespace: sampleNamespace, Name: binding}, &rbacv1.RoleBinding{})
+				if err == nil {
+					return fmt.Errorf("RoleBinding %s still exists", binding)
+				} else if !apierrors.IsNotFound(err) {
+					return err
+				}
+			}
+			left := &rbacv1.RoleBindingList{}
+			if err := d.env.k8s.List(ctx, left, client.InNamespace(sampleNamespace),
+				client.MatchingLabels{accessv1alpha1.RequestLabel: sampleRequest}); err != nil {
 				return err
 			}
-		}
-		left := &rbacv1.RoleBindingList{}
-		if err := d.env.k8s.List(ctx, left, client.InNamespace(sampleNamespace),
-			client.MatchingLabels{accessv1alpha1.RequestLabel: sampleRequest}); err != nil {
-			return err
-		}
-		if len(left.Items) > 0 {
-			return fmt.Errorf("a RoleBinding (%s) labelled %s=%s still exists", left.Items[0].Name, accessv1alpha1.RequestLabel, sampleRequest)
-		}
-		return nil
-	})
+			if len(left.Items) > 0 {
+				return fmt.Errorf("a RoleBinding (%s) labelled %s=%s still exists", left.Items[0].Name, accessv1alpha1.RequestLabel, sampleRequest)
+			}
+			return nil
+		})
 	if err != nil {
 		return err
 	}
@@ -544,20 +540,16 @@ func (d *demo) breakGlass(ctx context.Context) error {
 		return fmt.Errorf("creating AccessRequest %s/%s: %w", ar.Namespace, ar.Name, err)
 	}
 	key := client.ObjectKeyFromObject(ar)
-	err = d.waitFor(ctx, "the break-glass request to be Granted and awaiting review", func(ctx context.Context) error {
-		if err := d.env.k8s.Get(ctx, key, ar); err != nil {
-			return err
-		}
-		switch {
-		case conditionReason(ar, accessv1alpha1.ConditionReady) != accessv1alpha1.ReasonGranted:
-			return fmt.Errorf("not Granted yet: %s", describeRequest(ar))
-		case !meta.IsStatusConditionTrue(ar.Status.Conditions, accessv1alpha1.ConditionBreakGlass):
-			return fmt.Errorf("the BreakGlass condition is not True: %s", describeRequest(ar))
-		case !policy.AwaitsReview(ar):
-			return fmt.Errorf("the Reviewed condition is not ReviewPending: %s", describeRequest(ar))
-		}
-		return nil
-	})
+	ar, err = d.waitForReady(ctx, breakGlassRequest, accessv1alpha1.ReasonGranted, "the break-glass request to be Granted and awaiting review",
+		func(_ context.Context, got *accessv1alpha1.AccessRequest) error {
+			switch {
+			case !meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionBreakGlass):
+				return fmt.Errorf("the BreakGlass condition is not True: %s", describeRequest(got))
+			case !policy.AwaitsReview(got):
+				return fmt.Errorf("the Reviewed condition is not ReviewPending: %s", describeRequest(got))
+			}
+			return nil
+		})
 	if err != nil {
 		return err
 	}
@@ -596,13 +588,6 @@ func (d *demo) breakGlass(ctx context.Context) error {
 	d.detail("%s acknowledged it (decision %s): Reviewed=True, reason %s: %s", sampleReviewer, accessv1alpha1.DecisionAcknowledge,
 		reviewed.Reason, reviewed.Message)
 	return nil
-}
-
-func conditionReason(ar *accessv1alpha1.AccessRequest, t string) string {
-	if c := meta.FindStatusCondition(ar.Status.Conditions, t); c != nil {
-		return c.Reason
-	}
-	return ""
 }
 
 // Step 8.
