@@ -83,14 +83,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := paymentsPolicy()
-			if tc.policy != nil {
-				tc.policy(p)
-			}
-			req := migrateRequest()
-			if tc.request != nil {
-				tc.request(req)
-			}
+			p, req := example(tc.policy, tc.request)
 			in := Input{Request: req, Policies: []accessv1alpha1.ApprovalPolicy{*p}, NamespaceLabels: paymentsNS,
 				Decisions: tc.decisions, RoleExists: !tc.roleAbsent, Now: t0.Add(tc.now)}
 			if tc.grantedAt >= 0 {

@@ -95,3 +95,18 @@ var (
 	security = []string{"security-oncall", "system:authenticated"}
 	owners   = []string{"payments-owners", "system:authenticated"}
 )
+
+// example is SPEC's example policy and request, each changed by its
+// mutator when one is given.
+func example(mutatePolicy func(*accessv1alpha1.ApprovalPolicy), mutateRequest func(*accessv1alpha1.AccessRequest)) (
+	*accessv1alpha1.ApprovalPolicy, *accessv1alpha1.AccessRequest,
+) {
+	p, req := paymentsPolicy(), migrateRequest()
+	if mutatePolicy != nil {
+		mutatePolicy(p)
+	}
+	if mutateRequest != nil {
+		mutateRequest(req)
+	}
+	return p, req
+}

@@ -190,14 +190,7 @@ func TestCount(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := paymentsPolicy()
-			if tc.policy != nil {
-				tc.policy(p)
-			}
-			req := migrateRequest()
-			if tc.request != nil {
-				tc.request(req)
-			}
+			p, req := example(tc.policy, tc.request)
 			if vs := Validate(p, req); len(vs) > 0 {
 				t.Fatalf("fixture is invalid: %v", vs)
 			}

@@ -106,14 +106,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := paymentsPolicy()
-			if tc.policy != nil {
-				tc.policy(p)
-			}
-			req := migrateRequest()
-			if tc.mutate != nil {
-				tc.mutate(req)
-			}
+			p, req := example(tc.policy, tc.mutate)
 			got := Validate(p, req)
 			var gotPairs []string
 			for _, v := range got {
