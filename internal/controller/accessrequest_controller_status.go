@@ -137,6 +137,24 @@ func requesterName(ar *accessv1alpha1.AccessRequest) string {
 	return ar.Spec.Requester.Username
 }
 
+// extensionEnd is how an applied extension ended with the grant it
+// extended: Expired when that grant expired, Revoked otherwise.
+func extensionEnd(ar *accessv1alpha1.AccessRequest, w *world) (reason, msg string) {
+	reason, msg = accessv1alpha1.ReasonRevoked, fmt.Sprintf("the grant it extended (%s) ended", ar.Spec.Extends)
+	if t := w.target; t != nil && policy.Closed(t) {
+		ready := findCondition(t.Status.Conditions, accessv1alpha1.ConditionReady)
+		if ready != nil {
+			msg += ": " + ready.Message
+			if ready.Reason == accessv1alpha1.ReasonExpired {
+				reason = accessv1alpha1.ReasonExpired
+			}
+		}
+	} else if w.targetEval != nil && w.targetEval.Outcome == policy.OutcomeExpired {
+		reason = accessv1alpha1.ReasonExpired
+	}
+	return reason, msg
+}
+
 // setExtensionStatus records whether an approved extension moved the expiry
 // of the grant it extends, and returns how long until that expiry.
 func setExtensionStatus(ar *accessv1alpha1.AccessRequest, w *world) time.Duration {
@@ -151,13 +169,10 @@ func setExtensionStatus(ar *accessv1alpha1.AccessRequest, w *world) time.Duratio
 	}
 	if applied == nil && ar.Status.GrantedAt != nil {
 		// It was applied, and the grant it extended has ended: so has the extension.
-		reason := accessv1alpha1.ReasonRevoked
-		if te != nil && te.Outcome == policy.OutcomeExpired {
-			reason = accessv1alpha1.ReasonExpired
-		}
 		now := metav1.NewTime(w.now)
 		ar.Status.RevokedAt = &now
-		setAccessEnded(ar, reason, fmt.Sprintf("the grant it extended (%s) ended", ar.Spec.Extends))
+		reason, msg := extensionEnd(ar, w)
+		setAccessEnded(ar, reason, msg)
 		return 0
 	}
 	if applied == nil {
@@ -277,12 +292,7 @@ func setRevokedStatus(ar *accessv1alpha1.AccessRequest, w *world) {
 	case policy.OutcomePolicyChanged:
 		if t := w.target; t != nil && ar.Spec.Extends != "" && policy.Closed(t) {
 			// The grant this extension prolonged ended: so did the extension.
-			reason = accessv1alpha1.ReasonRevoked
-			if conditionReason(t.Status.Conditions, accessv1alpha1.ConditionReady) == accessv1alpha1.ReasonExpired {
-				reason = accessv1alpha1.ReasonExpired
-			}
-			msg = fmt.Sprintf("the grant it extended (%s) ended: %s", t.Name,
-				findCondition(t.Status.Conditions, accessv1alpha1.ConditionReady).Message)
+			reason, msg = extensionEnd(ar, w)
 			break
 		}
 		fallthrough

@@ -100,8 +100,7 @@ func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) ad
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	// A break-glass grant is reviewed after the fact, often after it ended.
-	reviewAfterEnd := d.Spec.Decision == accessv1alpha1.DecisionAcknowledge &&
-		meta.IsStatusConditionFalse(ar.Status.Conditions, accessv1alpha1.ConditionReviewed)
+	reviewAfterEnd := d.Spec.Decision == accessv1alpha1.DecisionAcknowledge && policy.AwaitsReview(ar)
 	if policy.Closed(ar) && !reviewAfterEnd {
 		reason := ""
 		if c := meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady); c != nil {
