@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -162,8 +164,8 @@ func explainTiming(w io.Writer, now time.Time, ar *accessv1alpha1.AccessRequest,
 		for _, x := range res.Extensions {
 			fmt.Fprintf(w, "  extended by %s: +%s, approved at %s\n", x.Request, x.Duration.Duration, x.ApprovedAt.UTC().Format(time.RFC3339))
 		}
-		for name, why := range res.RefusedExtensions {
-			fmt.Fprintf(w, "  not extended by %s: %s\n", name, why)
+		for _, name := range slices.Sorted(maps.Keys(res.RefusedExtensions)) {
+			fmt.Fprintf(w, "  not extended by %s: %s\n", name, res.RefusedExtensions[name])
 		}
 	}
 }
