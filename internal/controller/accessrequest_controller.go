@@ -177,11 +177,11 @@ func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha
 		w.decisions = decisions
 		return w, err
 	}
-	eval, decisions, err := r.evaluate(ctx, ar, w.bindings, w.now)
+	eval, snap, err := r.evaluate(ctx, ar, w.bindings, w.now)
 	if err != nil {
 		return nil, err
 	}
-	w.decisions = decisions
+	w.decisions = snap.Decisions
 	if w.ended {
 		// Only the review of an ended break-glass grant is still open.
 		if eval.Tally.BreakGlass {
@@ -191,13 +191,14 @@ func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha
 	}
 	w.eval = eval
 	if eval.Outcome == policy.OutcomeExtended || (ar.Spec.Extends != "" && eval.Outcome == policy.OutcomePolicyChanged) {
-		if err := r.observeTarget(ctx, w); err != nil {
+		if err := r.observeTarget(ctx, w, snap.Extends); err != nil {
 			return nil, err
 		}
 	}
 	return w, nil
 }
 
+// requestBindings lists the managed RoleBindings labelled with a request's name.
 func (r *AccessRequestReconciler) requestBindings(ctx context.Context, namespace, name string) ([]rbacv1.RoleBinding, error) {
 	var bindings rbacv1.RoleBindingList
 	if err := r.List(ctx, &bindings, client.InNamespace(namespace),
@@ -208,10 +209,11 @@ func (r *AccessRequestReconciler) requestBindings(ctx context.Context, namespace
 }
 
 // evaluate judges a request from the policy, its decisions, the request it
-// extends and the approved requests that extend it.
+// extends and the approved requests that extend it, and returns what it
+// read.
 func (r *AccessRequestReconciler) evaluate(
 	ctx context.Context, ar *accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBinding, now time.Time,
-) (policy.Result, []accessv1alpha1.AccessDecision, error) {
+) (policy.Result, *snapshot.Snapshot, error) {
 	snap, err := snapshot.Read(ctx, r, ar)
 	if err != nil {
 		return policy.Result{}, nil, err
@@ -222,15 +224,15 @@ func (r *AccessRequestReconciler) evaluate(
 			return policy.Result{}, nil, err
 		}
 	}
-	return policy.Evaluate(in), snap.Decisions, nil
+	return policy.Evaluate(in), snap, nil
 }
 
-// observeTarget evaluates the request an extension extends, as that
-// request's own reconcile does, to learn whether the extension applies.
-func (r *AccessRequestReconciler) observeTarget(ctx context.Context, w *world) error {
-	target, err := snapshot.Extends(ctx, r, w.req)
-	if err != nil || target == nil {
-		return err
+// observeTarget evaluates the request an extension extends (nil when it
+// does not exist), as that request's own reconcile does, to learn whether
+// the extension applies.
+func (r *AccessRequestReconciler) observeTarget(ctx context.Context, w *world, target *accessv1alpha1.AccessRequest) error {
+	if target == nil {
+		return nil
 	}
 	w.target = target
 	if policy.Closed(target) {
@@ -417,15 +419,14 @@ func (r *AccessRequestReconciler) finalize(ctx context.Context, ar *accessv1alph
 	if !controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
 		return nil
 	}
-	var bindings rbacv1.RoleBindingList
-	if err := r.List(ctx, &bindings, client.InNamespace(ar.Namespace),
-		client.MatchingLabels{accessv1alpha1.RequestLabel: ar.Name, accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
-		return fmt.Errorf("listing RoleBindings: %w", err)
-	}
-	if err := r.deleteBindings(ctx, bindings.Items); err != nil {
+	bindings, err := r.requestBindings(ctx, ar.Namespace, ar.Name)
+	if err != nil {
 		return err
 	}
-	if ar.Status.RevokedAt == nil && (ar.Status.GrantedAt != nil || len(bindings.Items) > 0) {
+	if err := r.deleteBindings(ctx, bindings); err != nil {
+		return err
+	}
+	if ar.Status.RevokedAt == nil && (ar.Status.GrantedAt != nil || len(bindings) > 0) {
 		// Record the revocation before announcing it, so a retry of this
 		// finalizer finds revokedAt set and does not announce it twice.
 		before := ar.DeepCopy()
@@ -437,11 +438,8 @@ func (r *AccessRequestReconciler) finalize(ctx context.Context, ar *accessv1alph
 		if err := r.writeStatus(ctx, before, ar); err != nil {
 			return err
 		}
-		r.Recorder.Eventf(ar, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonRevoked, actionRevoke, msg)
-		r.Audit.Write(ctx, auditRecord(ar, accessv1alpha1.ReasonRevoked, "RequestDeleted", msg))
-		r.notifyTransitions(ctx, before, ar, &world{req: ar, now: now.Time},
-			[]transition{{accessv1alpha1.ReasonRevoked, corev1.EventTypeNormal, actionRevoke, msg}})
-		r.Metrics.Outcome(ar.Status.Policy, metrics.OutcomeRevoked)
+		r.emit(ctx, before, ar, &world{req: ar, now: now.Time},
+			[]transition{{accessv1alpha1.ReasonRevoked, corev1.EventTypeNormal, actionRevoke, msg}}, "RequestDeleted")
 	}
 	patch := client.MergeFromWithOptions(ar.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(ar, accessv1alpha1.RevokeFinalizer)
@@ -454,15 +452,14 @@ func (r *AccessRequestReconciler) finalize(ctx context.Context, ar *accessv1alph
 // cleanUpAfter removes bindings left behind by a request that no longer
 // exists (orphans) and tells decisions naming it that it does not exist.
 func (r *AccessRequestReconciler) cleanUpAfter(ctx context.Context, key types.NamespacedName) error {
-	var bindings rbacv1.RoleBindingList
-	if err := r.List(ctx, &bindings, client.InNamespace(key.Namespace),
-		client.MatchingLabels{accessv1alpha1.RequestLabel: key.Name, accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
-		return fmt.Errorf("listing RoleBindings: %w", err)
+	bindings, err := r.requestBindings(ctx, key.Namespace, key.Name)
+	if err != nil {
+		return err
 	}
-	if len(bindings.Items) > 0 {
-		logf.FromContext(ctx).Info("Removing orphaned RoleBindings", "count", len(bindings.Items))
+	if len(bindings) > 0 {
+		logf.FromContext(ctx).Info("Removing orphaned RoleBindings", "count", len(bindings))
 	}
-	if err := r.deleteBindings(ctx, bindings.Items); err != nil {
+	if err := r.deleteBindings(ctx, bindings); err != nil {
 		return err
 	}
 	decisions, err := snapshot.Decisions(ctx, r, key.Namespace, key.Name)

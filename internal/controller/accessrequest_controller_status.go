@@ -509,13 +509,25 @@ func revocationTransition(before, after *accessv1alpha1.AccessRequest) (transiti
 // announce emits an event, an audit line and metrics for each transition,
 // and notifies the policy's targets.
 func (r *AccessRequestReconciler) announce(ctx context.Context, before, after *accessv1alpha1.AccessRequest, w *world) {
-	ts := transitions(before, after, w.restored)
+	r.emit(ctx, before, after, w, transitions(before, after, w.restored), "")
+}
+
+// emit announces the given transitions: targets are notified, and each
+// transition gets an event, an audit line and its metrics. The audit line's
+// reason is auditReason when given, else the condition reason that says why.
+func (r *AccessRequestReconciler) emit(
+	ctx context.Context, before, after *accessv1alpha1.AccessRequest, w *world, ts []transition, auditReason string,
+) {
 	r.notifyTransitions(ctx, before, after, w, ts)
 	for _, t := range ts {
 		r.Recorder.Eventf(after, nil, t.eventType, t.reason, t.action, "%s", t.message)
-		detail := conditionReason(after.Status.Conditions, accessv1alpha1.ConditionReady)
-		if t.reason == accessv1alpha1.ReasonRevoked || t.reason == accessv1alpha1.ReasonExpired {
+		detail := auditReason
+		switch {
+		case detail != "":
+		case t.reason == accessv1alpha1.ReasonRevoked || t.reason == accessv1alpha1.ReasonExpired:
 			detail = conditionReason(after.Status.Conditions, accessv1alpha1.ConditionGranted)
+		default:
+			detail = conditionReason(after.Status.Conditions, accessv1alpha1.ConditionReady)
 		}
 		r.Audit.Write(ctx, auditRecord(after, t.reason, detail, t.message))
 		r.measure(t.reason, before, after, w)

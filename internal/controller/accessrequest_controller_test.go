@@ -185,6 +185,11 @@ func TestDeletingARequestRemovesItsBinding(t *testing.T) {
 	})
 	w.waitNoBindings(t, "bye")
 	waitAudit(t, "bye", "Revoked")
+	if !strings.Contains(auditLog.String(), `"request":"bye"`) ||
+		!strings.Contains(auditLog.String(), `"reason":"RequestDeleted","message":"the AccessRequest was deleted; its RoleBinding was removed"`) {
+		t.Errorf("no audit line records the deletion with reason RequestDeleted:\n%s", auditLog.String())
+	}
+	waitEvent(t, w, "bye", accessv1alpha1.ReasonRevoked)
 }
 
 func TestBindingEditedByHandIsRestored(t *testing.T) {
