@@ -71,7 +71,7 @@ func Read(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest
 	}
 	s.RoleExists = found
 	s.RoleRisks = policy.PersistenceRisks(rules)
-	if s.Extends, err = Extends(ctx, c, ar); err != nil {
+	if s.Extends, err = extended(ctx, c, ar); err != nil {
 		return nil, err
 	}
 	return s, nil
