@@ -47,29 +47,18 @@ func TestMain(m *testing.M) {
 		// Fuzz targets exercise the handlers alone; no control plane.
 		os.Exit(m.Run())
 	}
-	utils.RequireAssets()
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	var err error
-	if root, err = utils.RepoRoot(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}},
-	}
-	cfg, err := env.Start()
+	env, _, admin, err = utils.StartControlPlane(func(e *envtest.Environment, repo string) {
+		root = repo
+		e.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}}
+	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := func() int {
 		defer func() { _ = env.Stop() }()
-		if admin, err = client.New(cfg, client.Options{Scheme: app.Scheme}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
 		if err := installRBAC(); err != nil {
 			fmt.Fprintln(os.Stderr, "installing RBAC:", err)
 			return 1
