@@ -39,6 +39,17 @@ type AccessDecisionSpec struct {
 	// +kubebuilder:validation:MaxLength=1024
 	Comment string `json:"comment,omitempty"`
 
+	// requestUID is the UID of the AccessRequest the decision was made
+	// for. It is written at admission, like reviewer: a client-supplied
+	// value is rejected unless it is the request's UID. A decision counts
+	// only for the request object with this UID, never for a later request
+	// of the same name (Counted=False, reason RequestReplaced). A decision
+	// without it (made before rolegate recorded it) counts only when it was
+	// created no earlier than the request.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	RequestUID string `json:"requestUID,omitempty"`
+
 	// reviewer is who decided. It is written at admission from the
 	// authenticated user; a decision without a reviewer never counts.
 	// +optional
@@ -53,7 +64,7 @@ type AccessDecisionStatus struct {
 
 	// conditions hold Counted: True when the decision took effect, False
 	// with a reason (NotEligible, SelfApproval, Duplicate,
-	// RequestNotPending, RequestNotFound) when it did not.
+	// RequestNotPending, RequestNotFound, RequestReplaced) when it did not.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -171,6 +171,14 @@ type AccessRequestStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	RoleBinding string `json:"roleBinding,omitempty"`
 
+	// serviceAccountUID is the UID of the ServiceAccount that received the
+	// grant, recorded when it was granted. A ServiceAccount deleted, or
+	// replaced by a new one of the same name (another UID), ends the grant:
+	// a new ServiceAccount never inherits it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	ServiceAccountUID string `json:"serviceAccountUID,omitempty"`
+
 	// extensions are the approved extensions that moved expiresAt, in order.
 	// +optional
 	// +listType=atomic

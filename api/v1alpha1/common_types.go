@@ -1,13 +1,24 @@
 package v1alpha1
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
 // Well-known names shared by the controller, the admission webhooks and the CLI.
 const (
 	// ManagedByLabel marks every RoleBinding that rolegate creates.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	// ManagedByValue is the value of ManagedByLabel on rolegate's RoleBindings.
 	ManagedByValue = "rolegate"
-	// RequestLabel names the AccessRequest a managed RoleBinding belongs to.
+	// RequestLabel identifies the AccessRequest a managed RoleBinding
+	// belongs to. Its value is RequestLabelValue(request name): the name
+	// itself when it fits a label value (63 characters), a hash otherwise.
 	RequestLabel = "access.rolegate.dev/request"
+	// RequestNameAnnotation carries the full name of the AccessRequest a
+	// managed RoleBinding belongs to, whatever its length.
+	RequestNameAnnotation = "access.rolegate.dev/request-name"
 	// RequestedByAnnotation carries the username a trusted submitter (a GitOps
 	// controller) opens a request for.
 	RequestedByAnnotation = "access.rolegate.dev/requested-by"
@@ -18,6 +29,38 @@ const (
 	// expiry from the request, never from this annotation.
 	ExpiresAtAnnotation = "access.rolegate.dev/expires-at"
 )
+
+// maxLabelValue is the longest label value the API server accepts.
+const maxLabelValue = 63
+
+// requestHashLength is how many hex digits of the name's SHA-256 a hashed
+// RequestLabel value ends with.
+const requestHashLength = 16
+
+// RequestLabelValue is the RequestLabel value for a request name: the name
+// when it is at most 63 characters long (every such AccessRequest name is a
+// valid label value), otherwise its first 46 characters (without trailing
+// '-' or '.'), '-' and 16 hex digits of the name's SHA-256. Lookups select
+// by this value and then keep the RoleBindings whose RequestNameAnnotation
+// is the full name (see RequestNameOf).
+func RequestLabelValue(name string) string {
+	if len(name) <= maxLabelValue {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	prefix := strings.TrimRight(name[:maxLabelValue-requestHashLength-1], "-.")
+	return prefix + "-" + hex.EncodeToString(sum[:])[:requestHashLength]
+}
+
+// RequestNameOf is the name of the AccessRequest a managed object belongs
+// to: its RequestNameAnnotation, or for objects labelled before the
+// annotation existed, its RequestLabel value. It is "" when neither is set.
+func RequestNameOf(labels, annotations map[string]string) string {
+	if name := annotations[RequestNameAnnotation]; name != "" {
+		return name
+	}
+	return labels[RequestLabel]
+}
 
 // SubjectKind is the kind of a Kubernetes identity.
 // +kubebuilder:validation:Enum=User;Group;ServiceAccount

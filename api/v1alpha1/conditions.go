@@ -26,8 +26,12 @@ const (
 	ConditionReviewed = "Reviewed"
 )
 
-// Condition type on ApprovalPolicy.
+// Condition types on ApprovalPolicy.
 const (
+	// ConditionOverlapping is True when another ApprovalPolicy allows the
+	// same role in at least one namespace this policy governs; its message
+	// names the other policies, roles and namespaces.
+	ConditionOverlapping = "Overlapping"
 	// ConditionNotificationsDelivered is False while a notification target
 	// of the policy fails to receive notifications.
 	ConditionNotificationsDelivered = "NotificationsDelivered"
@@ -100,6 +104,32 @@ const (
 	ReasonScheduled = "Scheduled"
 	// ReasonExtended: an approved extension moved another request's expiresAt.
 	ReasonExtended = "Extended"
+	// ReasonServiceAccountDeleted (Granted=False): the grantee
+	// ServiceAccount was deleted; the grant ended with it.
+	ReasonServiceAccountDeleted = "ServiceAccountDeleted"
+	// ReasonServiceAccountReplaced (Granted=False): the grantee
+	// ServiceAccount was re-created under the same name (another UID); the
+	// new one does not inherit the grant.
+	ReasonServiceAccountReplaced = "ServiceAccountReplaced"
+	// ReasonNamespaceDeleted (Granted=False): the request's namespace is
+	// being deleted; the grant ended at once.
+	ReasonNamespaceDeleted = "NamespaceDeleted"
+)
+
+// Action failure reasons (Ready=False, and Granted=False while nothing is
+// granted): acting on the request failed; the controller retries with
+// backoff, emits a Warning event and counts rolegate_reconcile_errors_total.
+const (
+	// ReasonServiceAccountNotFound: approved, but the grantee
+	// ServiceAccount does not exist; it is granted when it is created.
+	ReasonServiceAccountNotFound = "ServiceAccountNotFound"
+	// ReasonBindingFailed: creating or updating the RoleBinding was refused.
+	ReasonBindingFailed = "BindingFailed"
+	// ReasonRevocationFailed: deleting a RoleBinding was refused; access
+	// may remain until a retry succeeds.
+	ReasonRevocationFailed = "RevocationFailed"
+	// ReasonReadFailed: what the request depends on could not be read.
+	ReasonReadFailed = "ReadFailed"
 )
 
 // Decision reasons (Counted condition on AccessDecision).
@@ -112,6 +142,10 @@ const (
 	ReasonRequestNotFound   = "RequestNotFound"
 	ReasonReviewerMissing   = "ReviewerMissing"
 	ReasonNotBreakGlass     = "NotBreakGlass"
+	// ReasonRequestReplaced: the decision was made for an earlier request
+	// of the same name (its spec.requestUID is another UID), or it predates
+	// the request; it never counts for this one.
+	ReasonRequestReplaced = "RequestReplaced"
 )
 
 // Policy readiness reasons (Ready condition on ApprovalPolicy).
@@ -120,6 +154,9 @@ const (
 	// Notification delivery reasons (NotificationsDelivered condition).
 	ReasonDelivered      = "Delivered"
 	ReasonDeliveryFailed = "DeliveryFailed"
+	// Overlap reasons (Overlapping condition).
+	ReasonOverlapping = "Overlapping"
+	ReasonNoOverlap   = "NoOverlap"
 	// ReasonRoleNotFound (shared with requests) is used when a catalog role does not exist.
 )
 
