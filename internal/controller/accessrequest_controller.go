@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -76,6 +77,7 @@ func (r *AccessRequestReconciler) requeue(d time.Duration) ctrl.Result {
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;clusterroles,verbs=get;list;watch;bind
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile drives one AccessRequest towards what its policy and decisions
@@ -94,20 +96,31 @@ func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 		return ctrl.Result{}, nil
 	}
-	if !controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+	// An ended request holds no finalizer: nothing is left to revoke, and
+	// deleting it (or its CRD, at uninstall) must not wait for the manager.
+	if !controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) && !policy.Closed(ar) {
 		patch := client.MergeFromWithOptions(ar.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		controllerutil.AddFinalizer(ar, accessv1alpha1.RevokeFinalizer)
 		if err := r.Patch(ctx, ar, patch); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+			return retryConflict(ctx, fmt.Errorf("adding finalizer: %w", err))
 		}
 	}
 
 	w, err := r.observe(ctx, ar)
 	if err != nil {
-		return ctrl.Result{}, err
+		if reportable(err) {
+			before := ar.DeepCopy()
+			setFailed(ar, err)
+			err = errors.Join(err, r.writeStatus(ctx, before, ar))
+			r.reportFailure(ar, err)
+		}
+		return retryConflict(ctx, err)
 	}
 	before := ar.DeepCopy()
 	result, err := r.act(ctx, w)
+	if reportable(err) {
+		setFailed(ar, err)
+	}
 	setStalled(ar)
 	serr := r.writeStatus(ctx, before, ar)
 	if serr != nil {
@@ -123,10 +136,33 @@ func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if derr := r.writeVerdicts(ctx, w); derr != nil {
 		err = errors.Join(err, derr)
 	}
+	if err == nil && policy.Closed(ar) {
+		err = r.release(ctx, ar)
+	}
+	if reportable(err) {
+		r.reportFailure(ar, err)
+	}
 	if err != nil {
 		return retryConflict(ctx, err)
 	}
 	return result, nil
+}
+
+// release removes the finalizer of a request whose access ended, once its
+// bindings are gone (act deleted them in this pass): an ended request is
+// deleted at once, and nothing waits for the manager at uninstall. The
+// request's end was announced (event, audit line) when it ended; deleting
+// it later revokes nothing, so there is nothing left to record.
+func (r *AccessRequestReconciler) release(ctx context.Context, ar *accessv1alpha1.AccessRequest) error {
+	if !controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(ar.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(ar, accessv1alpha1.RevokeFinalizer)
+	if err := r.Patch(ctx, ar, patch); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("removing the finalizer of ended AccessRequest %s/%s: %w", ar.Namespace, ar.Name, err)
+	}
+	return nil
 }
 
 // conflictRetry is how soon a reconcile that lost an optimistic-lock race
@@ -159,6 +195,8 @@ type world struct {
 	// review is the acknowledgement tally of an ended break-glass request
 	// that still awaits review; nil otherwise.
 	review *policy.Tally
+	// grantee is the ServiceAccount that receives the role, as found now.
+	grantee policy.Grantee
 	// target is the request an extension extends, and targetEval its
 	// evaluation (which says whether this extension was applied).
 	target     *accessv1alpha1.AccessRequest
@@ -177,7 +215,10 @@ func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha
 		w.decisions = decisions
 		return w, err
 	}
-	eval, snap, err := r.evaluate(ctx, ar, w.bindings, w.now)
+	if w.grantee, err = r.grantee(ctx, ar); err != nil {
+		return nil, err
+	}
+	eval, snap, err := r.evaluate(ctx, ar, w.bindings, w.grantee, w.now)
 	if err != nil {
 		return nil, err
 	}
@@ -198,27 +239,33 @@ func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha
 	return w, nil
 }
 
-// requestBindings lists the managed RoleBindings labelled with a request's name.
+// requestBindings lists the managed RoleBindings of a request: labelled
+// with its label value and, where that value is shared, annotated with its
+// name (see BelongsTo).
 func (r *AccessRequestReconciler) requestBindings(ctx context.Context, namespace, name string) ([]rbacv1.RoleBinding, error) {
 	var bindings rbacv1.RoleBindingList
-	if err := r.List(ctx, &bindings, client.InNamespace(namespace),
-		client.MatchingLabels{accessv1alpha1.RequestLabel: name, accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
-		return nil, fmt.Errorf("listing RoleBindings: %w", err)
+	if err := r.List(ctx, &bindings, client.InNamespace(namespace), client.MatchingLabels{
+		accessv1alpha1.RequestLabel:   accessv1alpha1.RequestLabelValue(name),
+		accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue,
+	}); err != nil {
+		return nil, actionError{reason: accessv1alpha1.ReasonReadFailed,
+			err: fmt.Errorf("listing the RoleBindings of AccessRequest %s/%s: %w", namespace, name, err)}
 	}
-	return bindings.Items, nil
+	return slices.DeleteFunc(bindings.Items, func(rb rbacv1.RoleBinding) bool { return !BelongsTo(&rb, namespace, name) }), nil
 }
 
 // evaluate judges a request from the policy, its decisions, the request it
 // extends and the approved requests that extend it, and returns what it
 // read.
 func (r *AccessRequestReconciler) evaluate(
-	ctx context.Context, ar *accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBinding, now time.Time,
+	ctx context.Context, ar *accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBinding, grantee policy.Grantee, now time.Time,
 ) (policy.Result, *snapshot.Snapshot, error) {
 	snap, err := snapshot.Read(ctx, r, ar)
 	if err != nil {
 		return policy.Result{}, nil, err
 	}
 	in := snap.Input(ar, grantEvidence(ar, bindings, now), now)
+	in.Grantee = grantee
 	if ar.Spec.Extends == "" {
 		if in.Extensions, err = snapshot.ApprovedExtensions(ctx, r, ar, snap, now); err != nil {
 			return policy.Result{}, nil, err
@@ -242,12 +289,35 @@ func (r *AccessRequestReconciler) observeTarget(ctx context.Context, w *world, t
 	if err != nil {
 		return err
 	}
-	eval, _, err := r.evaluate(ctx, target, bindings, w.now)
+	grantee, err := r.grantee(ctx, target)
+	if err != nil {
+		return err
+	}
+	eval, _, err := r.evaluate(ctx, target, bindings, grantee, w.now)
 	if err != nil {
 		return err
 	}
 	w.targetEval = &eval
 	return nil
+}
+
+// grantee looks the request's ServiceAccount up, metadata only (the cache
+// holds no ServiceAccount secrets or bodies). One being deleted counts as
+// gone.
+func (r *AccessRequestReconciler) grantee(ctx context.Context, ar *accessv1alpha1.AccessRequest) (policy.Grantee, error) {
+	g := policy.Grantee{Checked: true, RecordedUID: ar.Status.ServiceAccountUID}
+	sa := &metav1.PartialObjectMetadata{}
+	sa.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
+	key := types.NamespacedName{Namespace: policy.ServiceAccountNamespace(ar), Name: ar.Spec.ServiceAccount.Name}
+	switch err := r.Get(ctx, key, sa); {
+	case apierrors.IsNotFound(err):
+		return g, nil
+	case err != nil:
+		return g, fmt.Errorf("reading ServiceAccount %s: %w", key, err)
+	}
+	g.Exists = sa.DeletionTimestamp.IsZero()
+	g.UID, g.CreatedAt = string(sa.UID), sa.CreationTimestamp.Time
+	return g, nil
 }
 
 // grantEvidence is the earliest sign that the request was granted: its
@@ -311,11 +381,17 @@ func (r *AccessRequestReconciler) act(ctx context.Context, w *world) (ctrl.Resul
 			next = min(next, policy.Until(w.now, at))
 		}
 		return r.requeue(next), nil
-	case policy.OutcomeExpired, policy.OutcomeRevoked, policy.OutcomePolicyChanged:
+	case policy.OutcomeExpired, policy.OutcomeRevoked, policy.OutcomePolicyChanged, policy.OutcomeEnded:
 		if err := r.deleteBindings(ctx, w.bindings); err != nil {
 			return ctrl.Result{}, err
 		}
 		setRevokedStatus(ar, w)
+		return ctrl.Result{}, nil
+	case policy.OutcomeWaiting:
+		if err := r.deleteBindings(ctx, w.bindings); err != nil {
+			return ctrl.Result{}, err
+		}
+		setWaitingStatus(ar, e)
 		return ctrl.Result{}, nil
 	default:
 		// Nothing may be bound: delete whatever carries this request's label.
@@ -353,11 +429,11 @@ func (r *AccessRequestReconciler) ensureBinding(ctx context.Context, w *world) e
 			return nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating RoleBinding %s: %w", want.Name, err)
+			return bindingFailed("creating", want, err)
 		}
 		have = &rbacv1.RoleBinding{}
 		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), have); err != nil {
-			return fmt.Errorf("reading RoleBinding %s: %w", want.Name, err)
+			return bindingFailed("reading", want, err)
 		}
 		if !ControlledBy(have, ar) {
 			w.conflict = want.Name
@@ -377,15 +453,22 @@ func (r *AccessRequestReconciler) ensureBinding(ctx context.Context, w *world) e
 			return err
 		}
 		if err := r.Create(ctx, want); err != nil {
-			return fmt.Errorf("re-creating RoleBinding %s: %w", want.Name, err)
+			return bindingFailed("re-creating", want, err)
 		}
 		return nil
 	}
 	restore(have, want)
 	if err := r.Update(ctx, have); err != nil {
-		return fmt.Errorf("restoring RoleBinding %s: %w", want.Name, err)
+		return bindingFailed("updating", want, err)
 	}
 	return nil
+}
+
+// bindingFailed is a refused create, read or update of a request's
+// RoleBinding, naming it and the cause.
+func bindingFailed(verb string, rb *rbacv1.RoleBinding, err error) error {
+	return actionError{reason: accessv1alpha1.ReasonBindingFailed,
+		err: fmt.Errorf("%s RoleBinding %s/%s failed: %w", verb, rb.Namespace, rb.Name, err)}
 }
 
 func (r *AccessRequestReconciler) deleteBindings(ctx context.Context, bindings []rbacv1.RoleBinding) error {
@@ -401,14 +484,19 @@ func (r *AccessRequestReconciler) deleteBindings(ctx context.Context, bindings [
 func (r *AccessRequestReconciler) deleteBinding(ctx context.Context, rb *rbacv1.RoleBinding) error {
 	fresh := &rbacv1.RoleBinding{}
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(rb), fresh); err != nil {
-		return client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return actionError{reason: accessv1alpha1.ReasonRevocationFailed,
+			err: fmt.Errorf("reading RoleBinding %s/%s before deleting it failed: %w", rb.Namespace, rb.Name, err)}
 	}
 	if fresh.Labels[accessv1alpha1.ManagedByLabel] != accessv1alpha1.ManagedByValue && fresh.UID != rb.UID {
 		return nil
 	}
 	err := r.Delete(ctx, fresh, client.Preconditions{UID: &fresh.UID, ResourceVersion: &fresh.ResourceVersion})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting RoleBinding %s/%s: %w", rb.Namespace, rb.Name, err)
+		return actionError{reason: accessv1alpha1.ReasonRevocationFailed,
+			err: fmt.Errorf("deleting RoleBinding %s/%s failed: %w", rb.Namespace, rb.Name, err)}
 	}
 	logf.FromContext(ctx).V(1).Info("Deleted RoleBinding", "roleBinding", client.ObjectKeyFromObject(rb))
 	return nil
@@ -548,10 +636,29 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&accessv1alpha1.AccessDecision{}, handler.EnqueueRequestsFromMapFunc(requestForDecision)).
 		Watches(&accessv1alpha1.ApprovalPolicy{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.liveRequestsInNamespace)).
+		WatchesMetadata(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.requestsForServiceAccount)).
 		Watches(&rbacv1.Role{}, handler.EnqueueRequestsFromMapFunc(r.liveRequestsInNamespace)).
 		Watches(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Complete(r)
+}
+
+// requestsForServiceAccount enqueues the live requests that grant to a
+// ServiceAccount: its deletion or re-creation ends their grants, and its
+// creation lets an approved request be granted.
+func (r *AccessRequestReconciler) requestsForServiceAccount(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list accessv1alpha1.AccessRequestList
+	if err := r.List(ctx, &list, client.MatchingFields{ServiceAccountIndex: obj.GetNamespace() + "/" + obj.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "Failed to list AccessRequests for a ServiceAccount", "serviceAccount", client.ObjectKeyFromObject(obj))
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		if list.Items[i].Status.RevokedAt == nil {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
 }
 
 // relatedByExtension links an extension and the request it extends: a
@@ -577,8 +684,8 @@ func (r *AccessRequestReconciler) relatedByExtension(ctx context.Context, obj cl
 }
 
 func requestForBinding(_ context.Context, obj client.Object) []reconcile.Request {
-	name, ok := obj.GetLabels()[accessv1alpha1.RequestLabel]
-	if !ok || obj.GetLabels()[accessv1alpha1.ManagedByLabel] != accessv1alpha1.ManagedByValue {
+	name := accessv1alpha1.RequestNameOf(obj.GetLabels(), obj.GetAnnotations())
+	if name == "" || obj.GetLabels()[accessv1alpha1.ManagedByLabel] != accessv1alpha1.ManagedByValue {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}

@@ -263,6 +263,9 @@ func setGrantStatus(ar *accessv1alpha1.AccessRequest, w *world) {
 	ar.Status.ExpiresAt = &expires
 	ar.Status.RoleBinding = BindingName(ar)
 	ar.Status.Extensions = e.Extensions
+	if g := w.grantee; g.Checked && g.Exists && ar.Status.ServiceAccountUID == "" {
+		ar.Status.ServiceAccountUID = g.UID
+	}
 	msg := fmt.Sprintf("%s until %s", bindingDescription(ar), e.ExpiresAt.UTC().Format(time.RFC3339))
 	if n := len(e.Extensions); n > 0 {
 		msg += fmt.Sprintf(" (extended %d time%s)", n, map[bool]string{true: "", false: "s"}[n == 1])
@@ -289,6 +292,8 @@ func setRevokedStatus(ar *accessv1alpha1.AccessRequest, w *world) {
 	case policy.OutcomeRevoked:
 		last := e.Tally.Records[len(e.Tally.Records)-1]
 		reason, msg = accessv1alpha1.ReasonRevoked, strings.TrimSuffix("revoked by "+last.Reviewer+": "+last.Comment, ": ")
+	case policy.OutcomeEnded:
+		reason, msg = e.EndReason, e.EndMessage
 	case policy.OutcomePolicyChanged:
 		if t := w.target; t != nil && ar.Spec.Extends != "" && policy.Closed(t) {
 			// The grant this extension prolonged ended: so did the extension.
@@ -322,6 +327,15 @@ func setAccessEnded(ar *accessv1alpha1.AccessRequest, reason, msg string) {
 	}
 	setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired, "access ended before its expiry")
 	setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionTrue, accessv1alpha1.ReasonRevoked, msg)
+}
+
+// setWaitingStatus records an approved request that is not granted until
+// what it needs exists (the grantee ServiceAccount).
+func setWaitingStatus(ar *accessv1alpha1.AccessRequest, e policy.Result) {
+	ar.Status.GrantedAt, ar.Status.ExpiresAt, ar.Status.RoleBinding = nil, nil, ""
+	setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, e.WaitReason, e.WaitMessage)
+	setCondition(ar, accessv1alpha1.ConditionExpired, metav1.ConditionFalse, accessv1alpha1.ReasonNotExpired, "access has not been granted")
+	setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionFalse, e.WaitReason, e.WaitMessage)
 }
 
 // setNotGrantedStatus records a request that holds no access: invalid,
@@ -408,6 +422,8 @@ const (
 	actionReview   = "Review"
 	actionExtend   = "Extend"
 	actionRevoke   = "Revoke"
+	// actionReconcile: the controller failed before it could act.
+	actionReconcile = "Reconcile"
 )
 
 // transitions compares a request's status before and after a reconcile.
@@ -488,8 +504,17 @@ func grantTransitions(before, after *accessv1alpha1.AccessRequest, restored bool
 	} else if restored && c != nil && c.Status == metav1.ConditionTrue {
 		out = append(out, transition{reasonRestored, corev1.EventTypeWarning, actionGrant,
 			bindingDescription(after) + " again: it had been changed or deleted by someone else"})
+	} else if ok && c.Status == metav1.ConditionFalse && heldBack(c.Reason) {
+		out = append(out, transition{c.Reason, corev1.EventTypeWarning, actionGrant, c.Message})
 	}
 	return out
+}
+
+// heldBack reports whether a Granted reason says an approved grant cannot
+// be made until someone acts: a foreign binding holds its name, or the
+// grantee ServiceAccount does not exist.
+func heldBack(reason string) bool {
+	return reason == accessv1alpha1.ReasonBindingConflict || reason == accessv1alpha1.ReasonServiceAccountNotFound
 }
 
 // revocationTransition is the end of access, when revokedAt was just set:
@@ -577,6 +602,8 @@ func (r *AccessRequestReconciler) measure(reason string, before, after *accessv1
 		m.Revoked(w.now.Sub(after.Status.ExpiresAt.Time))
 	case accessv1alpha1.ReasonRevoked:
 		m.Outcome(p, metrics.OutcomeRevoked)
+	case accessv1alpha1.ReasonBindingConflict, accessv1alpha1.ReasonServiceAccountNotFound:
+		m.ReconcileError(reason)
 	}
 }
 

@@ -62,6 +62,11 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
 		Type: accessv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: p.Generation,
 	})
+	overlap, err := r.overlapping(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	meta.SetStatusCondition(&p.Status.Conditions, overlap)
 	if c, ok := r.Notifier.Condition(p); ok {
 		meta.SetStatusCondition(&p.Status.Conditions, c)
 	} else {
@@ -153,6 +158,62 @@ func (r *ApprovalPolicyReconciler) readiness(
 	return metav1.ConditionTrue, accessv1alpha1.ReasonPolicyReady, conditionMessage(
 		fmt.Sprintf("%s available in %s (%s); %s%s", plural(len(p.Spec.Entitlements), "entitlement"),
 			plural(len(namespaces), "namespace"), abbreviate(namespaces, 5), tierSummary(p), acceptedNote)), nil
+}
+
+// overlapping is the policy's Overlapping condition: True, naming each
+// other policy that allows one of its roles in one of its namespaces and
+// which of the two asks less, False when there is none. A request for such
+// a role must name its policy (spec.policy) unless it was already routed
+// to one; grants and routed requests keep their policy.
+func (r *ApprovalPolicyReconciler) overlapping(ctx context.Context, p *accessv1alpha1.ApprovalPolicy) (metav1.Condition, error) {
+	var policies accessv1alpha1.ApprovalPolicyList
+	if err := r.List(ctx, &policies); err != nil {
+		return metav1.Condition{}, fmt.Errorf("listing ApprovalPolicies: %w", err)
+	}
+	var nsList corev1.NamespaceList
+	if err := r.List(ctx, &nsList); err != nil {
+		return metav1.Condition{}, fmt.Errorf("listing namespaces: %w", err)
+	}
+	namespaces := make(map[string]map[string]string, len(nsList.Items))
+	for _, ns := range nsList.Items {
+		namespaces[ns.Name] = ns.Labels
+	}
+	slices.SortFunc(policies.Items, func(a, b accessv1alpha1.ApprovalPolicy) int { return strings.Compare(a.Name, b.Name) })
+	var found []string
+	for i := range policies.Items {
+		other := &policies.Items[i]
+		o, ok := policy.Overlaps(p, other, namespaces)
+		if !ok {
+			continue
+		}
+		roles := make([]string, 0, len(o.Roles))
+		var weaker []string
+		for _, ref := range o.Roles {
+			roles = append(roles, ref.String())
+			if w := policy.Weaker(p, other, ref); len(w) > 0 {
+				weaker = append(weaker, fmt.Sprintf("this policy asks less for %s (%s)", ref, strings.Join(w, ", ")))
+			}
+			if w := policy.Weaker(other, p, ref); len(w) > 0 {
+				weaker = append(weaker, fmt.Sprintf("%q asks less for %s (%s)", other.Name, ref, strings.Join(w, ", ")))
+			}
+		}
+		msg := fmt.Sprintf("ApprovalPolicy %q also allows %s in %s", other.Name, strings.Join(roles, ", "),
+			plural(len(o.Namespaces), "namespace")+" ("+abbreviate(o.Namespaces, 5)+")")
+		if len(weaker) > 0 {
+			msg += "; " + strings.Join(weaker, "; ")
+		}
+		found = append(found, msg)
+	}
+	c := metav1.Condition{Type: accessv1alpha1.ConditionOverlapping, ObservedGeneration: p.Generation}
+	if len(found) == 0 {
+		c.Status, c.Reason = metav1.ConditionFalse, accessv1alpha1.ReasonNoOverlap
+		c.Message = "no other ApprovalPolicy allows one of this policy's roles in a namespace it governs"
+		return c, nil
+	}
+	c.Status, c.Reason = metav1.ConditionTrue, accessv1alpha1.ReasonOverlapping
+	c.Message = conditionMessage(strings.Join(found, "; ") + "; new requests for these roles there must set spec.policy, " +
+		"while granted and pending requests keep the policy they were routed to; narrow a namespaceSelector or a catalog to remove the overlap")
+	return c, nil
 }
 
 // maxConditionMessage keeps a message within metav1.Condition's limit of
@@ -254,14 +315,16 @@ func abbreviate(items []string, n int) string {
 	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
 }
 
-// SetupWithManager registers the controller; role and namespace changes
-// re-evaluate every policy. Roles and ClusterRoles are watched in full: a
+// SetupWithManager registers the controller; policy, role and namespace
+// changes re-evaluate every policy. Roles and ClusterRoles are watched in full: a
 // change of their rules can make an entitlement risky.
 func (r *ApprovalPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := handler.EnqueueRequestsFromMapFunc(r.allPolicies)
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.ApprovalPolicy{}).
 		Named("approvalpolicy").
+		// Another policy's change can start or end an overlap with this one.
+		Watches(&accessv1alpha1.ApprovalPolicy{}, all).
 		Watches(&corev1.Namespace{}, all).
 		Watches(&rbacv1.Role{}, all).
 		Watches(&rbacv1.ClusterRole{}, all)

@@ -30,6 +30,7 @@ func tieredFixture(sensitivity string) []client.Object {
 	return []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "payments", Labels: map[string]string{"team": "payments"}}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "config-editor", Namespace: "payments"}},
+		grantee(),
 		&accessv1alpha1.ApprovalPolicy{
 			ObjectMeta: metav1.ObjectMeta{Name: "tiers"},
 			Spec: accessv1alpha1.ApprovalPolicySpec{

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
 	"rolegate.dev/rolegate/internal/snapshot"
 )
 
@@ -15,6 +16,19 @@ const DecisionRequestIndex = snapshot.DecisionRequestIndex
 
 // ExtendsIndex indexes AccessRequests by the request they extend.
 const ExtendsIndex = snapshot.ExtendsIndex
+
+// ServiceAccountIndex indexes AccessRequests by the ServiceAccount they
+// grant to, as <namespace>/<name>.
+const ServiceAccountIndex = "spec.serviceAccount"
+
+// grantedServiceAccount is the value of ServiceAccountIndex for an object.
+func grantedServiceAccount(obj client.Object) []string {
+	ar, ok := obj.(*accessv1alpha1.AccessRequest)
+	if !ok {
+		return nil
+	}
+	return []string{policy.ServiceAccountNamespace(ar) + "/" + ar.Spec.ServiceAccount.Name}
+}
 
 // Index is a cache index the controllers read through.
 type Index struct {
@@ -29,6 +43,7 @@ func Indexes() []Index {
 	return []Index{
 		{&accessv1alpha1.AccessDecision{}, DecisionRequestIndex, snapshot.DecisionRequest},
 		{&accessv1alpha1.AccessRequest{}, ExtendsIndex, snapshot.ExtendedRequest},
+		{&accessv1alpha1.AccessRequest{}, ServiceAccountIndex, grantedServiceAccount},
 	}
 }
 

@@ -50,6 +50,7 @@ func fixture() []client.Object {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "payments", Labels: map[string]string{"team": "payments"}}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "view"}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "db-migrator", Namespace: "payments"}},
+		grantee(),
 		&accessv1alpha1.ApprovalPolicy{
 			ObjectMeta: metav1.ObjectMeta{Name: "payments"},
 			Spec: accessv1alpha1.ApprovalPolicySpec{
@@ -67,6 +68,13 @@ func fixture() []client.Object {
 		fakeRequest("view-req", accessv1alpha1.RoleKindClusterRole, "view"),
 		fakeRequest("migrate-req", accessv1alpha1.RoleKindRole, "db-migrator"),
 	}
+}
+
+// grantee is the ServiceAccount the fixture's requests grant to, created
+// before them.
+func grantee() *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "ledger-migrator", Namespace: "payments",
+		UID: "ledger-migrator-uid", CreationTimestamp: metav1.NewTime(t0.Add(-time.Hour))}}
 }
 
 func fakeRequest(name string, kind accessv1alpha1.RoleKind, role string) *accessv1alpha1.AccessRequest {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
+	"strings"
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -24,23 +25,42 @@ const (
 
 // BindingName is the deterministic name of a request's RoleBinding:
 // rolegate-<request>-<hash of the request's UID>, so that a request
-// re-created under the same name never inherits an old binding.
+// re-created under the same name never inherits an old binding. A name too
+// long for that is cut (and any '-' or '.' it then ends with dropped), so
+// the result is a valid object name for a request name of any valid length.
 func BindingName(req *accessv1alpha1.AccessRequest) string {
 	sum := sha256.Sum256([]byte(req.UID))
 	suffix := hex.EncodeToString(sum[:])[:hashLength]
 	name := req.Name
 	if limit := maxNameLength - len(bindingPrefix) - 1 - hashLength; len(name) > limit {
-		name = name[:limit]
+		name = strings.TrimRight(name[:limit], "-.")
 	}
 	return bindingPrefix + name + "-" + suffix
 }
 
-// ManagedLabels are the labels every rolegate RoleBinding carries.
+// ManagedLabels are the labels every rolegate RoleBinding carries; the
+// request label's value is accessv1alpha1.RequestLabelValue of its name.
 func ManagedLabels(req *accessv1alpha1.AccessRequest) map[string]string {
 	return map[string]string{
 		accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue,
-		accessv1alpha1.RequestLabel:   req.Name,
+		accessv1alpha1.RequestLabel:   accessv1alpha1.RequestLabelValue(req.Name),
 	}
+}
+
+// ManagedAnnotations are the annotations every rolegate RoleBinding
+// carries: the request's full name and when the grant expires.
+func ManagedAnnotations(req *accessv1alpha1.AccessRequest, expiresAt time.Time) map[string]string {
+	return map[string]string{
+		accessv1alpha1.RequestNameAnnotation: req.Name,
+		accessv1alpha1.ExpiresAtAnnotation:   expiresAt.UTC().Format(time.RFC3339),
+	}
+}
+
+// BelongsTo reports whether a managed binding found by a request's label
+// value belongs to the request of that name: a hashed label value can be
+// shared by a short name that equals it, so the full name decides.
+func BelongsTo(rb *rbacv1.RoleBinding, namespace, name string) bool {
+	return rb.Namespace == namespace && accessv1alpha1.RequestNameOf(rb.Labels, rb.Annotations) == name
 }
 
 // DesiredBinding is the RoleBinding that carries a request's grant: exactly
@@ -52,7 +72,7 @@ func DesiredBinding(req *accessv1alpha1.AccessRequest, expiresAt time.Time) *rba
 			Name:        BindingName(req),
 			Namespace:   req.Namespace,
 			Labels:      ManagedLabels(req),
-			Annotations: map[string]string{accessv1alpha1.ExpiresAtAnnotation: expiresAt.UTC().Format(time.RFC3339)},
+			Annotations: ManagedAnnotations(req, expiresAt),
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         accessv1alpha1.GroupVersion.String(),
 				Kind:               "AccessRequest",

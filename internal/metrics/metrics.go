@@ -33,6 +33,7 @@ const (
 	BreakGlassTotal       = "rolegate_break_glass_total"
 	UnreviewedBreakGlass  = "rolegate_break_glass_unreviewed"
 	NotificationFailures  = "rolegate_notification_failures_total"
+	ReconcileErrors       = "rolegate_reconcile_errors_total"
 )
 
 // Names lists every metric rolegate exports, for dashboards and alerts to be
@@ -41,7 +42,7 @@ func Names() []string {
 	return []string{
 		RequestsTotal, TimeToDecisionSeconds, TimeToGrantSeconds, PendingRequests, OldestPendingAge,
 		EscalationsTotal, ActiveGrants, OverdueGrants, RevocationLagSeconds, ValidationFailures,
-		BreakGlassTotal, UnreviewedBreakGlass, NotificationFailures,
+		BreakGlassTotal, UnreviewedBreakGlass, NotificationFailures, ReconcileErrors,
 	}
 }
 
@@ -83,6 +84,7 @@ type Recorder struct {
 	validation     *prometheus.CounterVec
 	breakGlass     *prometheus.CounterVec
 	notifyFailures *prometheus.CounterVec
+	reconcileErrs  *prometheus.CounterVec
 }
 
 // NewRecorder creates the recorder and registers its metrics.
@@ -111,9 +113,13 @@ func NewRecorder(reg prometheus.Registerer) (*Recorder, error) {
 		notifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NotificationFailures,
 			Help: "Notifications a target did not accept after every retry."},
 			[]string{labelPolicy, "target"}),
+		reconcileErrs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ReconcileErrors,
+			Help: "Failures to act on an AccessRequest after admission, by reason (BindingFailed, RevocationFailed, " +
+				"ReadFailed, BindingConflict, ServiceAccountNotFound); each is retried."},
+			[]string{"reason"}),
 	}
 	for _, c := range []prometheus.Collector{r.requests, r.timeToDecision, r.timeToGrant, r.escalations, r.revocationLag, r.validation,
-		r.breakGlass, r.notifyFailures} {
+		r.breakGlass, r.notifyFailures, r.reconcileErrs} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -160,6 +166,13 @@ func (r *Recorder) Revoked(lag time.Duration) {
 func (r *Recorder) Rejected(reason string) {
 	if r != nil {
 		r.validation.WithLabelValues(reason).Inc()
+	}
+}
+
+// ReconcileError counts a failure to act on a request, by reason.
+func (r *Recorder) ReconcileError(reason string) {
+	if r != nil {
+		r.reconcileErrs.WithLabelValues(reason).Inc()
 	}
 }
 

@@ -34,6 +34,14 @@ const (
 	// OutcomeExtended: an approved extension (spec.extends). It holds no
 	// binding of its own; the request it extends carries the grant.
 	OutcomeExtended Outcome = "Extended"
+	// OutcomeEnded: access ends for good because what it was granted to
+	// or in is gone: the grantee ServiceAccount was deleted or replaced, or
+	// the namespace is being deleted (Result.EndReason says which).
+	OutcomeEnded Outcome = "Ended"
+	// OutcomeWaiting: approved and within its time, but not granted until
+	// something it needs exists: the grantee ServiceAccount
+	// (Result.WaitReason says what).
+	OutcomeWaiting Outcome = "Waiting"
 )
 
 // Input is everything Evaluate needs to know about a request and its world.
@@ -54,6 +62,29 @@ type Input struct {
 	Extends *accessv1alpha1.AccessRequest
 	// Extensions are the approved requests that extend this one.
 	Extensions []Extension
+	// CurrentPolicy is the policy the request was routed to before (its
+	// status.policy); it keeps governing while it allows the request (see
+	// SelectKeeping).
+	CurrentPolicy string
+	// NamespaceDeleting is true when the request's namespace is being deleted.
+	NamespaceDeleting bool
+	// Grantee is what is known of the ServiceAccount that receives the role.
+	Grantee Grantee
+}
+
+// Grantee is the ServiceAccount named by a request, as the caller found it.
+type Grantee struct {
+	// Checked is true when the caller looked the ServiceAccount up; when
+	// false (admission, the CLI) the rest is ignored.
+	Checked bool
+	// Exists is true when the ServiceAccount exists.
+	Exists bool
+	// UID and CreatedAt identify the ServiceAccount that exists.
+	UID       string
+	CreatedAt time.Time
+	// RecordedUID is the UID recorded when access was granted
+	// (status.serviceAccountUID); empty if none was.
+	RecordedUID string
 }
 
 // Result is Evaluate's verdict on a request.
@@ -75,6 +106,14 @@ type Result struct {
 	Extensions []accessv1alpha1.ExtensionRecord
 	// RefusedExtensions says why an approved extension was not applied.
 	RefusedExtensions map[string]string
+	// EndReason and EndMessage say why access ended under OutcomeEnded:
+	// ServiceAccountDeleted, ServiceAccountReplaced or NamespaceDeleted.
+	EndReason  string
+	EndMessage string
+	// WaitReason and WaitMessage say why an approved request is not granted
+	// yet under OutcomeWaiting (ServiceAccountNotFound).
+	WaitReason  string
+	WaitMessage string
 }
 
 // Evaluate decides what a live request's access should be now, from the
@@ -84,7 +123,7 @@ type Result struct {
 func Evaluate(in Input) Result {
 	r := Result{}
 	req := in.Request
-	p, v := Select(in.Policies, in.NamespaceLabels, req)
+	p, v := SelectKeeping(in.Policies, in.NamespaceLabels, req, in.CurrentPolicy)
 	if v != nil {
 		r.Violations = []Violation{*v}
 	} else {
@@ -178,7 +217,45 @@ func Evaluate(in Input) Result {
 		r.Outcome = OutcomePolicyChanged
 		r.RequeueAfter = 0
 	}
+	if r.Outcome == OutcomeGrant || r.Outcome == OutcomeScheduled {
+		r.judgeSurroundings(in, granted)
+	}
 	return r
+}
+
+// judgeSurroundings ends or holds back a grant whose namespace or grantee
+// ServiceAccount is gone or not there yet.
+func (r *Result) judgeSurroundings(in Input, granted bool) {
+	req := in.Request
+	sa := ServiceAccountNamespace(req) + "/" + req.Spec.ServiceAccount.Name
+	end := func(reason, msg string) {
+		r.Outcome, r.EndReason, r.EndMessage, r.RequeueAfter = OutcomeEnded, reason, msg, 0
+	}
+	if in.NamespaceDeleting {
+		end(accessv1alpha1.ReasonNamespaceDeleted, fmt.Sprintf("namespace %s is being deleted; access ended with it", req.Namespace))
+		return
+	}
+	g := in.Grantee
+	if !g.Checked || r.Outcome != OutcomeGrant {
+		return
+	}
+	switch {
+	case granted && !g.Exists:
+		end(accessv1alpha1.ReasonServiceAccountDeleted, fmt.Sprintf(
+			"ServiceAccount %s was deleted; its grant ended and a ServiceAccount re-created under that name does not inherit it", sa))
+	case granted && g.RecordedUID != "" && g.UID != g.RecordedUID:
+		end(accessv1alpha1.ReasonServiceAccountReplaced, fmt.Sprintf(
+			"ServiceAccount %s was re-created (UID %s, granted to UID %s); the new ServiceAccount does not inherit the grant",
+			sa, g.UID, g.RecordedUID))
+	case granted && g.RecordedUID == "" && g.CreatedAt.After(in.GrantedAt):
+		end(accessv1alpha1.ReasonServiceAccountReplaced, fmt.Sprintf(
+			"ServiceAccount %s was created at %s, after access was granted at %s; the new ServiceAccount does not inherit the grant",
+			sa, g.CreatedAt.UTC().Format(time.RFC3339), in.GrantedAt.UTC().Format(time.RFC3339)))
+	case !granted && !g.Exists:
+		r.Outcome, r.RequeueAfter = OutcomeWaiting, 0
+		r.WaitReason = accessv1alpha1.ReasonServiceAccountNotFound
+		r.WaitMessage = fmt.Sprintf("approved, but ServiceAccount %s does not exist; %s is granted when it is created", sa, req.Spec.RoleRef)
+	}
 }
 
 func roleMissing(req *accessv1alpha1.AccessRequest) Violation {

@@ -60,6 +60,21 @@ func FindEntitlement(p *accessv1alpha1.ApprovalPolicy, ref accessv1alpha1.RoleRe
 func Select(
 	policies []accessv1alpha1.ApprovalPolicy, namespaceLabels map[string]string, req *accessv1alpha1.AccessRequest,
 ) (*accessv1alpha1.ApprovalPolicy, *Violation) {
+	return SelectKeeping(policies, namespaceLabels, req, "")
+}
+
+// SelectKeeping is Select for a request already routed to the policy named
+// current (its status.policy): while that policy still governs the
+// namespace and holds the role, it keeps governing the request, even when
+// another policy that allows the same role appeared since. A grant or a
+// pending request is thus never cut or invalidated by an overlapping policy
+// added later; it ends only when its own policy stops allowing it. The name
+// only chooses among policies that allow the request anyway, so a status
+// rewritten by hand cannot route a request to a policy that does not
+// govern it.
+func SelectKeeping(
+	policies []accessv1alpha1.ApprovalPolicy, namespaceLabels map[string]string, req *accessv1alpha1.AccessRequest, current string,
+) (*accessv1alpha1.ApprovalPolicy, *Violation) {
 	ref := req.Spec.RoleRef
 	if name := req.Spec.Policy; name != "" {
 		i := slices.IndexFunc(policies, func(p accessv1alpha1.ApprovalPolicy) bool { return p.Name == name })
@@ -95,6 +110,11 @@ func Select(
 		governing = append(governing, p)
 		if FindEntitlement(p, ref) != nil {
 			candidates = append(candidates, p)
+		}
+	}
+	if current != "" {
+		if i := slices.IndexFunc(candidates, func(p *accessv1alpha1.ApprovalPolicy) bool { return p.Name == current }); i >= 0 {
+			return candidates[i], nil
 		}
 	}
 	switch {

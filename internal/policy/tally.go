@@ -211,6 +211,9 @@ func (c *tallier) satisfied(tier int) bool {
 }
 
 func (c *tallier) judge(d *accessv1alpha1.AccessDecision, at time.Time) Verdict {
+	if v, ok := MadeForAnother(c.Request, d); ok {
+		return v
+	}
 	rev := d.Spec.Reviewer
 	if rev == nil || rev.Username == "" {
 		return Verdict{Reason: accessv1alpha1.ReasonReviewerMissing,
@@ -328,6 +331,30 @@ func (c *tallier) judgeAcknowledge(d *accessv1alpha1.AccessDecision, rev *access
 	c.t.Records = append(c.t.Records, rec)
 	return Verdict{Counted: true, Reason: accessv1alpha1.ReasonCounted,
 		Message: fmt.Sprintf("break-glass grant acknowledged for tier %s", rec.Tier)}
+}
+
+// MadeForAnother reports whether a decision was made for another request
+// object than this one, and the verdict that says so: its spec.requestUID
+// (recorded at admission) is another UID, or, for a decision recorded
+// before rolegate wrote spec.requestUID, it was created before the request
+// was. A request deleted and re-created under the same name is a new
+// request, and only decisions made for it count.
+func MadeForAnother(req *accessv1alpha1.AccessRequest, d *accessv1alpha1.AccessDecision) (Verdict, bool) {
+	if uid := d.Spec.RequestUID; uid != "" {
+		if uid == string(req.UID) {
+			return Verdict{}, false
+		}
+		return Verdict{Reason: accessv1alpha1.ReasonRequestReplaced, Message: fmt.Sprintf(
+			"the decision was made for an earlier AccessRequest %s (UID %s), not for this one (UID %s); "+
+				"decide the current request with a new AccessDecision", req.Name, uid, req.UID)}, true
+	}
+	if d.CreationTimestamp.Time.Before(req.CreationTimestamp.Time) {
+		return Verdict{Reason: accessv1alpha1.ReasonRequestReplaced, Message: fmt.Sprintf(
+			"the decision was created at %s, before this AccessRequest %s (created %s): it was made for an earlier "+
+				"request of the same name; decide the current request with a new AccessDecision",
+			d.CreationTimestamp.UTC().Format(time.RFC3339), req.Name, req.CreationTimestamp.UTC().Format(time.RFC3339))}, true
+	}
+	return Verdict{}, false
 }
 
 // whoMay describes who may decide from the given tier on.

@@ -35,7 +35,9 @@ func DecisionRequest(obj client.Object) []string {
 type Snapshot struct {
 	Policies        []accessv1alpha1.ApprovalPolicy
 	NamespaceLabels map[string]string
-	Decisions       []accessv1alpha1.AccessDecision
+	// NamespaceDeleting is true when the request's namespace is being deleted.
+	NamespaceDeleting bool
+	Decisions         []accessv1alpha1.AccessDecision
 	RoleExists      bool
 	// RoleRisks are the requested role's persistence risks.
 	RoleRisks []policy.Risk
@@ -60,6 +62,7 @@ func Read(ctx context.Context, c client.Reader, ar *accessv1alpha1.AccessRequest
 		return nil, fmt.Errorf("reading namespace %s: %w", ar.Namespace, err)
 	}
 	s.NamespaceLabels = ns.Labels
+	s.NamespaceDeleting = !ns.DeletionTimestamp.IsZero()
 	decisions, err := Decisions(ctx, c, ar.Namespace, ar.Name)
 	if err != nil {
 		return nil, err
@@ -150,10 +153,12 @@ func getRole(ctx context.Context, c client.Reader, ref accessv1alpha1.RoleRef, n
 	}
 }
 
-// Input turns the snapshot into policy.Evaluate's input.
+// Input turns the snapshot into policy.Evaluate's input. The request keeps
+// the policy it was routed to (status.policy) while that policy allows it.
 func (s *Snapshot) Input(ar *accessv1alpha1.AccessRequest, grantedAt, now time.Time) policy.Input {
 	return policy.Input{
 		Request: ar, Policies: s.Policies, NamespaceLabels: s.NamespaceLabels, Decisions: s.Decisions,
 		RoleExists: s.RoleExists, RoleRisks: s.RoleRisks, GrantedAt: grantedAt, Now: now, Extends: s.Extends,
+		CurrentPolicy: ar.Status.Policy, NamespaceDeleting: s.NamespaceDeleting,
 	}
 }

@@ -41,15 +41,16 @@ type DecisionWebhook struct {
 	Clock     clock.PassiveClock
 }
 
-// DecisionStamper writes spec.reviewer on create.
+// DecisionStamper writes spec.reviewer and spec.requestUID on create.
 type DecisionStamper struct{ *DecisionWebhook }
 
 // DecisionValidator refuses forged reviewers, spec changes and decisions
 // that would not count.
 type DecisionValidator struct{ *DecisionWebhook }
 
-// Handle stamps the reviewer.
-func (s DecisionStamper) Handle(_ context.Context, req admission.Request) admission.Response {
+// Handle stamps the reviewer, and the UID of the decided request so that
+// the decision never counts for a later request of the same name.
+func (s DecisionStamper) Handle(ctx context.Context, req admission.Request) admission.Response {
 	if req.Operation != admissionv1.Create {
 		return admission.Allowed("")
 	}
@@ -61,7 +62,25 @@ func (s DecisionStamper) Handle(_ context.Context, req admission.Request) admiss
 		return admission.Denied("spec.reviewer: is written by rolegate from the authenticated user; remove it from the manifest")
 	}
 	u := userInfo(req.UserInfo)
-	return stamp("/spec/reviewer", &u)
+	ops := []jsonpatch.Operation{jsonpatch.NewOperation("add", "/spec/reviewer", &u)}
+	if d.Spec.Request == "" {
+		// The CRD's schema refuses it, naming spec.request.
+		return admission.Patched("", ops...)
+	}
+	ar := &accessv1alpha1.AccessRequest{}
+	err := s.APIReader.Get(ctx, types.NamespacedName{Namespace: req.Namespace, Name: d.Spec.Request}, ar)
+	switch {
+	case apierrors.IsNotFound(err):
+		// The validating webhook refuses it (RequestNotFound).
+	case err != nil:
+		return admission.Errored(http.StatusInternalServerError, err)
+	case d.Spec.RequestUID != "" && d.Spec.RequestUID != string(ar.UID):
+		return admission.Denied(fmt.Sprintf("spec.requestUID: %s is not the UID of AccessRequest %s (%s); "+
+			"rolegate writes it at admission, remove it from the manifest", d.Spec.RequestUID, ar.Name, ar.UID))
+	default:
+		ops = append(ops, jsonpatch.NewOperation("add", "/spec/requestUID", string(ar.UID)))
+	}
+	return admission.Patched("", ops...)
 }
 
 // Handle validates creates and updates.
@@ -98,6 +117,10 @@ func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) ad
 	}
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	if d.Spec.RequestUID != "" && d.Spec.RequestUID != string(ar.UID) {
+		return denyDecision(accessv1alpha1.ReasonRequestReplaced, fmt.Sprintf(
+			"spec.requestUID %s is not the UID of AccessRequest %s (%s); remove it from the manifest", d.Spec.RequestUID, ar.Name, ar.UID))
 	}
 	// A break-glass grant is reviewed after the fact, often after it ended.
 	reviewAfterEnd := d.Spec.Decision == accessv1alpha1.DecisionAcknowledge && policy.AwaitsReview(ar)
@@ -148,6 +171,8 @@ func denyDecision(reason, msg string) admission.Response {
 	switch reason {
 	case accessv1alpha1.ReasonRequestNotFound, accessv1alpha1.ReasonRequestNotPending:
 		field = "spec.request"
+	case accessv1alpha1.ReasonRequestReplaced:
+		field = "spec.requestUID"
 	}
 	return admission.Denied(fmt.Sprintf("%s: %s (%s)", field, msg, reason))
 }
