@@ -50,7 +50,6 @@ func fixture() []client.Object {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "payments", Labels: map[string]string{"team": "payments"}}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "view"}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "db-migrator", Namespace: "payments"}},
-		grantee(),
 		&accessv1alpha1.ApprovalPolicy{
 			ObjectMeta: metav1.ObjectMeta{Name: "payments"},
 			Spec: accessv1alpha1.ApprovalPolicySpec{
@@ -65,6 +64,7 @@ func fixture() []client.Object {
 					Subjects: []accessv1alpha1.Subject{{Kind: accessv1alpha1.SubjectGroup, Name: "security-oncall"}}}},
 			},
 		},
+		grantee(),
 		fakeRequest("view-req", accessv1alpha1.RoleKindClusterRole, "view"),
 		fakeRequest("migrate-req", accessv1alpha1.RoleKindRole, "db-migrator"),
 	}

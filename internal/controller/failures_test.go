@@ -1,0 +1,225 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/metrics"
+)
+
+// refuseBindings makes every create, update or delete of a RoleBinding fail
+// as an admission policy would refuse it, while refuse is true.
+func refuseBindings(refuse *bool) interceptor.Funcs {
+	denied := func(obj client.Object) error {
+		return apierrors.NewForbidden(schema.GroupResource{Group: rbacv1.GroupName, Resource: "rolebindings"}, obj.GetName(),
+			errors.New("denied by ValidatingAdmissionPolicy no-bindings"))
+	}
+	return interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if _, ok := obj.(*rbacv1.RoleBinding); ok && *refuse {
+				return denied(obj)
+			}
+			return c.Create(ctx, obj, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			if _, ok := obj.(*rbacv1.RoleBinding); ok && *refuse {
+				return denied(obj)
+			}
+			return c.Delete(ctx, obj, opts...)
+		},
+	}
+}
+
+func TestARefusedBindingIsReportedAndRetried(t *testing.T) {
+	refuse := true
+	h := newHarness(t, refuseBindings(&refuse))
+	reg := withMetrics(t, h)
+	if _, err := h.reconcile(t, "view-req"); err == nil {
+		t.Fatal("reconcile must return the error, so that the workqueue retries with backoff")
+	}
+	ar := h.request(t, "view-req")
+	c := findCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != accessv1alpha1.ReasonBindingFailed {
+		t.Fatalf("Ready = %+v, want False/BindingFailed", c)
+	}
+	for _, want := range []string{"creating RoleBinding payments/" + BindingName(ar), "denied by ValidatingAdmissionPolicy no-bindings"} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("Ready message %q lacks %q", c.Message, want)
+		}
+	}
+	if ar.Status.GrantedAt != nil {
+		t.Errorf("grantedAt recorded for a refused binding")
+	}
+	if evs := strings.Join(h.events(), "\n"); !strings.Contains(evs, "Warning BindingFailed") {
+		t.Errorf("no Warning BindingFailed event:\n%s", evs)
+	}
+	if v := value(t, reg, metrics.ReconcileErrors, map[string]string{"reason": accessv1alpha1.ReasonBindingFailed}); v != 1 {
+		t.Errorf("%s{reason=BindingFailed} = %v, want 1", metrics.ReconcileErrors, v)
+	}
+
+	// The refusal ends: the retry grants and Ready says so.
+	refuse = false
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	if ar = h.request(t, "view-req"); readyReason(ar) != accessv1alpha1.ReasonGranted || len(h.bindings(t)) != 1 {
+		t.Fatalf("after the retry: Ready %s, %d bindings", readyReason(ar), len(h.bindings(t)))
+	}
+
+	// A refused revocation is reported as such, with the grant still in place.
+	refuse = true
+	h.clock.SetTime(t0.Add(2 * time.Hour))
+	if _, err := h.reconcile(t, "view-req"); err == nil {
+		t.Fatal("reconcile must fail while the binding cannot be deleted")
+	}
+	ar = h.request(t, "view-req")
+	if c := findCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady); c == nil || c.Reason != accessv1alpha1.ReasonRevocationFailed ||
+		!strings.Contains(c.Message, "deleting RoleBinding payments/"+BindingName(ar)) {
+		t.Fatalf("Ready = %+v, want RevocationFailed naming the binding", c)
+	}
+	if v := value(t, reg, metrics.ReconcileErrors, map[string]string{"reason": accessv1alpha1.ReasonRevocationFailed}); v != 1 {
+		t.Errorf("%s{reason=RevocationFailed} = %v, want 1", metrics.ReconcileErrors, v)
+	}
+	if evs := strings.Join(h.events(), "\n"); !strings.Contains(evs, "Warning RevocationFailed") {
+		t.Errorf("no Warning RevocationFailed event:\n%s", evs)
+	}
+}
+
+func TestAForeignBindingOfTheSameNameIsReported(t *testing.T) {
+	h := newHarness(t, interceptor.Funcs{})
+	reg := withMetrics(t, h)
+	ar := h.request(t, "view-req")
+	foreign := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: BindingName(ar), Namespace: "payments"},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}}
+	if err := h.c.Create(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	if ar = h.request(t, "view-req"); readyReason(ar) != accessv1alpha1.ReasonBindingConflict {
+		t.Fatalf("Ready = %s, want BindingConflict", readyReason(ar))
+	}
+	if evs := strings.Join(h.events(), "\n"); !strings.Contains(evs, "Warning BindingConflict") {
+		t.Errorf("no Warning BindingConflict event:\n%s", evs)
+	}
+	if v := value(t, reg, metrics.ReconcileErrors, map[string]string{"reason": accessv1alpha1.ReasonBindingConflict}); v != 1 {
+		t.Errorf("%s{reason=BindingConflict} = %v, want 1", metrics.ReconcileErrors, v)
+	}
+}
+
+func TestAReplacedServiceAccountDoesNotInheritTheGrant(t *testing.T) {
+	h := newHarness(t, interceptor.Funcs{})
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	ar := h.request(t, "view-req")
+	if ar.Status.ServiceAccountUID != "ledger-migrator-uid" {
+		t.Fatalf("serviceAccountUID = %q, want the grantee's UID recorded at grant time", ar.Status.ServiceAccountUID)
+	}
+	// The ServiceAccount is deleted and re-created under the same name
+	// between two reconciles.
+	ctx := context.Background()
+	if err := h.c.Delete(ctx, grantee()); err != nil {
+		t.Fatal(err)
+	}
+	again := grantee()
+	again.UID, again.CreationTimestamp, again.ResourceVersion = "another-uid", metav1.NewTime(t0.Add(2*time.Minute)), ""
+	if err := h.c.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Step(time.Minute)
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	ar = h.request(t, "view-req")
+	granted := findCondition(ar.Status.Conditions, accessv1alpha1.ConditionGranted)
+	if granted == nil || granted.Reason != accessv1alpha1.ReasonServiceAccountReplaced || ar.Status.RevokedAt == nil {
+		t.Fatalf("Granted = %+v, revokedAt %v; want ended with ServiceAccountReplaced", granted, ar.Status.RevokedAt)
+	}
+	if n := len(h.bindings(t)); n != 0 {
+		t.Errorf("%d bindings left for a replaced ServiceAccount", n)
+	}
+	if controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+		t.Errorf("an ended request keeps its finalizer")
+	}
+	if evs := strings.Join(h.events(), "\n"); !strings.Contains(evs, "Normal Revoked") || !strings.Contains(evs, "re-created") {
+		t.Errorf("no Revoked event naming the re-created ServiceAccount:\n%s", evs)
+	}
+}
+
+func TestAnApprovedRequestWaitsForItsServiceAccount(t *testing.T) {
+	objs := fixture()
+	for i, o := range objs {
+		if _, ok := o.(*corev1.ServiceAccount); ok {
+			objs = append(objs[:i], objs[i+1:]...)
+			break
+		}
+	}
+	h := newHarness(t, interceptor.Funcs{}, objs...)
+	reg := withMetrics(t, h)
+	res, err := h.reconcile(t, "view-req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar := h.request(t, "view-req")
+	if readyReason(ar) != accessv1alpha1.ReasonServiceAccountNotFound || len(h.bindings(t)) != 0 || res.RequeueAfter != 0 {
+		t.Fatalf("Ready %s, %d bindings, requeue %s; want ServiceAccountNotFound, none, none (the watch wakes it)",
+			readyReason(ar), len(h.bindings(t)), res.RequeueAfter)
+	}
+	if evs := strings.Join(h.events(), "\n"); !strings.Contains(evs, "Warning ServiceAccountNotFound") {
+		t.Errorf("no Warning ServiceAccountNotFound event:\n%s", evs)
+	}
+	if v := value(t, reg, metrics.ReconcileErrors, map[string]string{"reason": accessv1alpha1.ReasonServiceAccountNotFound}); v != 1 {
+		t.Errorf("%s{reason=ServiceAccountNotFound} = %v, want 1", metrics.ReconcileErrors, v)
+	}
+	sa := grantee()
+	sa.CreationTimestamp = metav1.NewTime(h.clock.Now())
+	if err := h.c.Create(context.Background(), sa); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	if ar = h.request(t, "view-req"); readyReason(ar) != accessv1alpha1.ReasonGranted || ar.Status.ServiceAccountUID != string(sa.UID) {
+		t.Fatalf("after the ServiceAccount was created: Ready %s, serviceAccountUID %q", readyReason(ar), ar.Status.ServiceAccountUID)
+	}
+}
+
+func TestEndedRequestsReleaseTheirFinalizer(t *testing.T) {
+	h := newHarness(t, interceptor.Funcs{})
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	if ar := h.request(t, "view-req"); !controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+		t.Fatal("a granted request must hold its finalizer: deleting it revokes")
+	}
+	h.clock.SetTime(t0.Add(2 * time.Hour))
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	ar := h.request(t, "view-req")
+	if readyReason(ar) != accessv1alpha1.ReasonExpired || controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+		t.Fatalf("Ready %s, finalizers %v; want Expired and none", readyReason(ar), ar.Finalizers)
+	}
+	// Later passes do not put it back.
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	if ar = h.request(t, "view-req"); controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+		t.Fatalf("the finalizer came back on an ended request")
+	}
+}
