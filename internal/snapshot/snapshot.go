@@ -38,7 +38,7 @@ type Snapshot struct {
 	// NamespaceDeleting is true when the request's namespace is being deleted.
 	NamespaceDeleting bool
 	Decisions         []accessv1alpha1.AccessDecision
-	RoleExists      bool
+	RoleExists        bool
 	// RoleRisks are the requested role's persistence risks.
 	RoleRisks []policy.Risk
 	// Extends is the request named by spec.extends; nil if none or missing.
