@@ -265,8 +265,9 @@ func (rows rowSet) addOverdue(requests []accessv1alpha1.AccessRequest, bindings 
 	byPolicy := map[string][]rbacv1.RoleBinding{}
 	for i := range bindings {
 		b := &bindings[i]
-		p, ok := policyOf[b.Namespace+"/"+b.Labels[accessv1alpha1.RequestLabel]]
-		if !ok || b.Labels[accessv1alpha1.RequestLabel] == "" {
+		name := accessv1alpha1.RequestNameOf(b.Labels, b.Annotations)
+		p, ok := policyOf[b.Namespace+"/"+name]
+		if !ok || name == "" {
 			p = Orphaned
 		}
 		byPolicy[p] = append(byPolicy[p], *b)

@@ -81,6 +81,7 @@ var metricTable = map[string]metricInfo{
 	metrics.BreakGlassTotal:       {counter, []string{"policy"}},
 	metrics.UnreviewedBreakGlass:  {gauge, []string{"policy"}},
 	metrics.NotificationFailures:  {counter, []string{"policy", "target"}},
+	metrics.ReconcileErrors:       {counter, []string{"reason"}},
 }
 
 // labelValues lists the closed sets of label values internal/metrics exports
@@ -615,6 +616,7 @@ func gatherMetrics(t *testing.T) map[string]metricInfo {
 	rec.Rejected("r")
 	rec.BreakGlass("p")
 	rec.NotificationFailed("p", "slack")
+	rec.ReconcileError("BindingFailed")
 	now := time.Now()
 	unreviewed := requestWithReason(accessv1alpha1.ReasonGranted, now.Add(-time.Hour))
 	unreviewed.Status.Conditions = append(unreviewed.Status.Conditions,
