@@ -2,7 +2,10 @@ package v1alpha1_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
@@ -82,5 +85,61 @@ func TestWellKnownNamesMatchTheSpec(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
 		}
+	}
+}
+
+func TestRequestLabelValue(t *testing.T) {
+	long := func(prefix string, n int) string { return prefix + strings.Repeat("x", n-len(prefix)) }
+	cases := []struct {
+		name string
+		in   string
+		hash bool
+	}{
+		{"keeps a short name as it is", "ledger-migrate-4711", false},
+		{"keeps a 63-character name as it is", long("a-", 63), false},
+		{"hashes a 64-character name", long("a-", 64), true},
+		{"hashes a 253-character name", long("b.", 253), true},
+		{"drops a '-' or '.' the cut would end with", strings.Repeat("a", 45) + ".-" + strings.Repeat("z", 30), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := accessv1alpha1.RequestLabelValue(tc.in)
+			if errs := validation.IsValidLabelValue(got); len(errs) > 0 {
+				t.Fatalf("RequestLabelValue(%q) = %q, not a valid label value: %v", tc.in, got, errs)
+			}
+			if (got != tc.in) != tc.hash {
+				t.Errorf("RequestLabelValue(%q) = %q, hashed = %v, want %v", tc.in, got, got != tc.in, tc.hash)
+			}
+			if got != accessv1alpha1.RequestLabelValue(tc.in) {
+				t.Errorf("RequestLabelValue is not deterministic")
+			}
+		})
+	}
+	if a, b := accessv1alpha1.RequestLabelValue(long("a-", 200)+"1"), accessv1alpha1.RequestLabelValue(long("a-", 200)+"2"); a == b {
+		t.Errorf("two long names sharing a prefix get the same label value %q", a)
+	}
+}
+
+func TestRequestNameOf(t *testing.T) {
+	full := strings.Repeat("n", 100)
+	cases := []struct {
+		name        string
+		labels      map[string]string
+		annotations map[string]string
+		want        string
+	}{
+		{"reads the full name from the annotation",
+			map[string]string{accessv1alpha1.RequestLabel: accessv1alpha1.RequestLabelValue(full)},
+			map[string]string{accessv1alpha1.RequestNameAnnotation: full}, full},
+		{"falls back to the label of a binding written before the annotation",
+			map[string]string{accessv1alpha1.RequestLabel: "short"}, nil, "short"},
+		{"is empty for an object that names no request", nil, nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := accessv1alpha1.RequestNameOf(tc.labels, tc.annotations); got != tc.want {
+				t.Errorf("RequestNameOf = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

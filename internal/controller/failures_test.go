@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -221,5 +222,52 @@ func TestEndedRequestsReleaseTheirFinalizer(t *testing.T) {
 	}
 	if ar = h.request(t, "view-req"); controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
 		t.Fatalf("the finalizer came back on an ended request")
+	}
+}
+
+func TestBindingNamesAreValidForEveryNameLength(t *testing.T) {
+	cut := 253 - len(bindingPrefix) - 1 - hashLength
+	for _, name := range []string{
+		strings.Repeat("a", 63), strings.Repeat("a", 64), strings.Repeat("a", 253),
+		// The cut falls right after a '.' or a '-': the result must not end a DNS label with it.
+		strings.Repeat("a", cut-1) + "." + strings.Repeat("b", 253-cut),
+		strings.Repeat("a", cut-2) + ".-" + strings.Repeat("b", 253-cut),
+	} {
+		rb := DesiredBinding(fakeRequest(name, accessv1alpha1.RoleKindRole, "r"), t0)
+		if errs := validation.IsDNS1123Subdomain(rb.Name); len(errs) > 0 {
+			t.Errorf("binding name for a %d-character request is invalid: %v", len(name), errs)
+		}
+		if errs := validation.IsValidLabelValue(rb.Labels[accessv1alpha1.RequestLabel]); len(errs) > 0 {
+			t.Errorf("label value for a %d-character request is invalid: %v", len(name), errs)
+		}
+		if !BelongsTo(rb, "payments", name) || BelongsTo(rb, "payments", name+"x") {
+			t.Errorf("BelongsTo does not tell the %d-character request's binding apart", len(name))
+		}
+	}
+}
+
+func TestABindingSharingAHashedLabelValueIsNotAnother(t *testing.T) {
+	// A 63-character name equal to the hashed label value of a longer one.
+	long := fakeRequest(strings.Repeat("l", 100), accessv1alpha1.RoleKindClusterRole, "view")
+	h := newHarness(t, interceptor.Funcs{})
+	short := accessv1alpha1.RequestLabelValue(long.Name)
+	foreign := DesiredBinding(long, t0.Add(time.Hour))
+	if err := h.c.Create(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	if got := foreign.Labels[accessv1alpha1.RequestLabel]; got != short {
+		t.Fatalf("label = %q, want %q", got, short)
+	}
+	r := h.r
+	mine, err := r.requestBindings(context.Background(), "payments", short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 0 {
+		t.Errorf("the request named %q claims the binding of the request named %q", short, long.Name)
+	}
+	theirs, err := r.requestBindings(context.Background(), "payments", long.Name)
+	if err != nil || len(theirs) != 1 {
+		t.Errorf("the long request's bindings = %d, %v; want its one binding", len(theirs), err)
 	}
 }
