@@ -271,3 +271,38 @@ func TestABindingSharingAHashedLabelValueIsNotAnother(t *testing.T) {
 		t.Errorf("the long request's bindings = %d, %v; want its one binding", len(theirs), err)
 	}
 }
+
+func TestAFailedReadIsReported(t *testing.T) {
+	fail := true
+	h := newHarness(t, interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*accessv1alpha1.ApprovalPolicyList); ok && fail {
+				return apierrors.NewServiceUnavailable("the cache is not synced")
+			}
+			return c.List(ctx, list, opts...)
+		},
+	})
+	reg := withMetrics(t, h)
+	if _, err := h.reconcile(t, "view-req"); err == nil {
+		t.Fatal("reconcile must return the error, so that the workqueue retries with backoff")
+	}
+	ar := h.request(t, "view-req")
+	c := findCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady)
+	if c == nil || c.Reason != accessv1alpha1.ReasonReadFailed || !strings.Contains(c.Message, "listing ApprovalPolicies") ||
+		!strings.Contains(c.Message, "the cache is not synced") {
+		t.Fatalf("Ready = %+v, want ReadFailed naming what could not be read and why", c)
+	}
+	if evs := strings.Join(h.events(), "\n"); !strings.Contains(evs, "Warning ReadFailed") {
+		t.Errorf("no Warning ReadFailed event:\n%s", evs)
+	}
+	if v := value(t, reg, metrics.ReconcileErrors, map[string]string{"reason": accessv1alpha1.ReasonReadFailed}); v != 1 {
+		t.Errorf("%s{reason=ReadFailed} = %v, want 1", metrics.ReconcileErrors, v)
+	}
+	fail = false
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	if ar = h.request(t, "view-req"); readyReason(ar) != accessv1alpha1.ReasonGranted {
+		t.Fatalf("after the retry: Ready %s, want Granted", readyReason(ar))
+	}
+}

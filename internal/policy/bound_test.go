@@ -76,6 +76,26 @@ func TestDecisionsCountOnlyForTheRequestTheyWereMadeFor(t *testing.T) {
 	}
 }
 
+func TestAnInvalidRequestStillTellsAReplacedDecisionSo(t *testing.T) {
+	req := migrateRequest()
+	req.UID = "new-uid"
+	old := decision("d1", "carol", security, approve, time.Minute)
+	old.Spec.RequestUID = "old-uid"
+	mine := decision("d2", "erin", security, approve, time.Minute)
+	mine.Spec.RequestUID = "new-uid"
+	r := Evaluate(Input{Request: req, NamespaceLabels: paymentsNS, Decisions: []accessv1alpha1.AccessDecision{old, mine},
+		RoleExists: true, Now: t0.Add(time.Hour)})
+	if r.Outcome != OutcomeInvalid {
+		t.Fatalf("outcome = %s, want Invalid (no policy)", r.Outcome)
+	}
+	if got := r.Tally.Verdicts["d1"].Reason; got != accessv1alpha1.ReasonRequestReplaced {
+		t.Errorf("verdict of the old decision = %s, want RequestReplaced", got)
+	}
+	if got := r.Tally.Verdicts["d2"].Reason; got != accessv1alpha1.ReasonRequestNotPending {
+		t.Errorf("verdict of this request's decision = %s, want RequestNotPending", got)
+	}
+}
+
 func TestMadeForAnotherNamesBothUIDs(t *testing.T) {
 	req := migrateRequest()
 	req.UID = "new-uid"

@@ -158,6 +158,11 @@ func Evaluate(in Input) Result {
 			r.Outcome = OutcomePolicyChanged
 		}
 		r.Tally = Tally{Tier: TierState{Index: -1}, Verdicts: NotPending(in.Decisions, "the request is not valid: "+r.Violations[0].Error())}
+		for i := range in.Decisions {
+			if v, ok := MadeForAnother(req, &in.Decisions[i]); ok {
+				r.Tally.Verdicts[in.Decisions[i].Name] = v
+			}
+		}
 		return r
 	}
 
