@@ -80,6 +80,8 @@ func newWorld(t *testing.T, extra ...client.Object) *world {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"team": "payments"}}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "view"}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "db-migrator", Namespace: ns}},
+		// The grantee exists: rolegate grants only to an existing ServiceAccount.
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: req.Spec.ServiceAccount.Name, Namespace: ns}},
 		pol, req,
 	}, extra...)
 	b := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).

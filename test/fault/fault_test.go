@@ -96,6 +96,8 @@ func newWorld(t *testing.T) *world {
 	n := seq.Add(1)
 	w := &world{ns: fmt.Sprintf("fault-%d", n), clusterRole: fmt.Sprintf("fault-view-%d", n)}
 	utils.Must(t, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns, Labels: map[string]string{"world": w.ns}}}))
+	// The grantee exists: rolegate grants only to an existing ServiceAccount.
+	utils.Must(t, k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "worker", Namespace: w.ns}}))
 	utils.Must(t, k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "migrator", Namespace: w.ns}}))
 	utils.Must(t, k8s.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: w.clusterRole}}))
 	utils.Must(t, k8s.Create(ctx, &accessv1alpha1.ApprovalPolicy{
