@@ -157,12 +157,7 @@ func Evaluate(in Input) Result {
 		if granted {
 			r.Outcome = OutcomePolicyChanged
 		}
-		r.Tally = Tally{Tier: TierState{Index: -1}, Verdicts: NotPending(in.Decisions, "the request is not valid: "+r.Violations[0].Error())}
-		for i := range in.Decisions {
-			if v, ok := MadeForAnother(req, &in.Decisions[i]); ok {
-				r.Tally.Verdicts[in.Decisions[i].Name] = v
-			}
-		}
+		r.Tally = Tally{Tier: TierState{Index: -1}, Verdicts: invalidVerdicts(req, in.Decisions, r.Violations[0])}
 		return r
 	}
 
@@ -273,6 +268,19 @@ func roleMissing(req *accessv1alpha1.AccessRequest) Violation {
 		Message: fmt.Sprintf("%s does not exist %s; ask its owner to create it, or request another role from the catalog",
 			req.Spec.RoleRef, where),
 	}
+}
+
+// invalidVerdicts are the verdicts on the decisions of an invalid request:
+// RequestNotPending, or RequestReplaced for a decision made for another
+// request of the same name.
+func invalidVerdicts(req *accessv1alpha1.AccessRequest, decisions []accessv1alpha1.AccessDecision, first Violation) map[string]Verdict {
+	out := NotPending(decisions, "the request is not valid: "+first.Error())
+	for i := range decisions {
+		if v, ok := MadeForAnother(req, &decisions[i]); ok {
+			out[decisions[i].Name] = v
+		}
+	}
+	return out
 }
 
 // NotPending gives every decision the same RequestNotPending verdict.
