@@ -18,7 +18,9 @@ func TestValidateInput(t *testing.T) {
 		{name: "accepts a justification over several lines, indented with tabs",
 			mutate: func(r *accessv1alpha1.AccessRequest) { r.Spec.Justification = "CHG-1234:\n\t1. migrate\n\t2. verify" }},
 		{name: "accepts non-Latin text that reads as written",
-			mutate: func(r *accessv1alpha1.AccessRequest) { r.Spec.Justification = "Migration für Kunden — 移行 — הגירה" }},
+			mutate: func(r *accessv1alpha1.AccessRequest) {
+				r.Spec.Justification = "Migration für Kunden — 移行 — הגירה"
+			}},
 		{name: "rejects a ServiceAccount name that cannot exist",
 			mutate: func(r *accessv1alpha1.AccessRequest) { r.Spec.ServiceAccount.Name = "Evil_SA:x" },
 			want:   `InvalidServiceAccount spec.serviceAccount.name: "Evil_SA:x" is not a valid ServiceAccount name: a lowercase RFC 1123 subdomain`},

@@ -50,7 +50,7 @@ func TestOverlaps(t *testing.T) {
 				p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"team": "web"}}
 			}), namespaces: cluster},
 		{name: "policies offering different roles do not overlap",
-			b: other(func(p *accessv1alpha1.ApprovalPolicy) { p.Spec.Entitlements[0].RoleRef.Name = "db-admin" }),
+			b:          other(func(p *accessv1alpha1.ApprovalPolicy) { p.Spec.Entitlements[0].RoleRef.Name = "db-admin" }),
 			namespaces: cluster},
 		{name: "a narrower selector overlaps only where both select",
 			b: other(func(p *accessv1alpha1.ApprovalPolicy) {
@@ -85,11 +85,13 @@ func TestOverlaps(t *testing.T) {
 				`allows 2 extension(s) where "payments" allows 0`,
 			}},
 		{name: "a lower sensitivity floor routes to a weaker tier",
-			b: other(func(p *accessv1alpha1.ApprovalPolicy) { p.Spec.Entitlements[0].Sensitivity = accessv1alpha1.SensitivityMedium }),
+			b: other(func(p *accessv1alpha1.ApprovalPolicy) {
+				p.Spec.Entitlements[0].Sensitivity = accessv1alpha1.SensitivityMedium
+			}),
 			namespaces: cluster, want: []string{"Role/db-migrator in ledger,payments"},
 			weaker: []string{`needs 1 approval(s) where "payments" needs 2`, `has sensitivity floor medium where "payments" has high`}},
 		{name: "the weaker side can be the first policy",
-			b: other(func(p *accessv1alpha1.ApprovalPolicy) { p.Spec.Entitlements[0].MaxDuration = dur(30 * time.Minute) }),
+			b:          other(func(p *accessv1alpha1.ApprovalPolicy) { p.Spec.Entitlements[0].MaxDuration = dur(30 * time.Minute) }),
 			namespaces: cluster, want: []string{"Role/db-migrator in ledger,payments"},
 			aWeaker: []string{`allows maxDuration 1h0m0s where "payments-fast" allows 30m0s`}},
 	}
