@@ -181,6 +181,10 @@ func FuzzAdmission(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"access.rolegate.dev/v1alpha1","kind":"AccessDecision","metadata":{"name":"d"},"spec":{"request":"r","decision":"Approve"}}`), "carol", true)
 	f.Add([]byte(`{"spec":null}`), "", true)
 	f.Add([]byte(`not json`), "x", false)
+	// Values of the wrong type reach the mutating webhook before the CRD schema.
+	f.Add([]byte(`{"kind":"AccessRequest","spec":{"duration":3,"tags":["a"],"startTime":"x","serviceAccount":"s","requester":{"groups":"g"}}}`), "alice", false)
+	f.Add([]byte(`{"kind":"AccessRequest","spec":{"justification":"a\u202eb","tags":{"k\u2066":"v\n"},"serviceAccount":{"name":"Evil_SA:x"}}}`), "alice", false)
+	f.Add([]byte(`{"kind":"AccessDecision","spec":{"decision":["Approve"],"reviewer":[]}}`), "carol", true)
 	// Admission only reads, so one fixture serves every input; building it per
 	// input held the fuzzer to a few dozen executions a second.
 	rw, dw := handlerFixture(f)
