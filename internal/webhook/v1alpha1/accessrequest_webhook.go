@@ -87,7 +87,7 @@ func (s Stamper) Handle(ctx context.Context, req admission.Request) admission.Re
 	}
 	snap, err := snapshot.Read(ctx, s.Reader, ar)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("rolegate could not read the policies to admit this request: %w", err))
+		return readFailed(err)
 	}
 	requester, denial := requesterFor(snap, ar, req.UserInfo)
 	if denial != nil {
@@ -132,7 +132,7 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 	// One read serves the requester check and the policy's verdict.
 	snap, err := snapshot.Read(ctx, v.Reader, ar)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("rolegate could not read the policies to admit this request: %w", err))
+		return readFailed(err)
 	}
 	if err := v.readRoleAroundTheCache(ctx, ar, snap); err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
@@ -178,6 +178,13 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 		warnings = append(warnings, w)
 	}
 	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// readFailed answers a request that admission could not judge because the
+// cluster could not be read: a server error, which the API server turns into
+// a refusal (failurePolicy Fail).
+func readFailed(err error) admission.Response {
+	return admission.Errored(http.StatusInternalServerError, fmt.Errorf("rolegate could not read the policies to admit this request: %w", err))
 }
 
 // readRoleAroundTheCache reads the requested role through the API reader
