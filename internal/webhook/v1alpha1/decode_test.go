@@ -177,3 +177,35 @@ func TestPolicyValidatorWarnsAboutOverlapsAndNeverRefuses(t *testing.T) {
 		t.Fatalf("response = %+v, want admitted", resp.AdmissionResponse)
 	}
 }
+
+// countingReader counts the policy lists a handler makes.
+type countingReader struct {
+	client.Reader
+	policyLists int
+}
+
+func (c *countingReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if _, ok := list.(*accessv1alpha1.ApprovalPolicyList); ok {
+		c.policyLists++
+	}
+	return c.Reader.List(ctx, list, opts...)
+}
+
+func TestEachCreateWebhookReadsTheClusterOnce(t *testing.T) {
+	rw, _ := handlerFixture(t)
+	counter := &countingReader{Reader: rw.Reader}
+	rw.Reader = counter
+	r := request()
+	Stamper{rw}.Handle(context.Background(), admissionRequest(t, admissionv1.Create, "alice", r, nil))
+	if counter.policyLists != 1 {
+		t.Errorf("the stamper listed the policies %d times, want once", counter.policyLists)
+	}
+	counter.policyLists = 0
+	r.Spec.Requester = &accessv1alpha1.Requester{UserInfo: accessv1alpha1.UserInfo{Username: "alice", Groups: []string{"system:authenticated"}}}
+	if resp := (Validator{rw}).Handle(context.Background(), admissionRequest(t, admissionv1.Create, "alice", r, nil)); !resp.Allowed {
+		t.Fatalf("response = %+v, want admitted", resp.Result)
+	}
+	if counter.policyLists != 1 {
+		t.Errorf("the validator listed the policies %d times, want once", counter.policyLists)
+	}
+}
