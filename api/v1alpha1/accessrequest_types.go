@@ -20,19 +20,25 @@ type AccessRequestSpec struct {
 	// 1h; at most the entitlement's maxDuration.
 	// +required
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="duration must be positive"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$')",message="duration must be a Go duration such as 30m or 8h (units h, m, s, ms; days are not a unit: write 72h for 3 days)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self) > duration('0s')",message="duration must be positive"
 	Duration metav1.Duration `json:"duration"`
 
 	// justification says why the access is needed; required unless the
-	// policy sets requireJustification: false.
+	// policy sets requireJustification: false. At most 1024 characters;
+	// newlines and tabs are allowed, other control characters and invisible
+	// formatting characters (such as bidirectional overrides) are not.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('[\\x00-\\x08\\x0B-\\x1F\\x7F-\\x9F\\x{061C}\\x{200B}-\\x{200F}\\x{202A}-\\x{202E}\\x{2060}-\\x{2069}\\x{FEFF}]')`,message="justification must not contain control characters other than newline and tab, nor invisible formatting characters such as bidirectional overrides (U+202A-U+202E, U+2066-U+2069)"
 	Justification string `json:"justification,omitempty"`
 
 	// tags classify the request; the policy names the mandatory ones and
 	// their allowed values. The sensitivity tag (low, medium, high,
-	// critical) raises the bar for approval.
+	// critical) raises the bar for approval. Keys and values must not hold
+	// control characters or invisible formatting characters (admission
+	// refuses them).
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$') && size(self[k]) <= 253)",message="tag keys must be at most 63 characters of letters, digits, '-', '_' or '.', starting and ending with a letter or digit; values at most 253 characters"

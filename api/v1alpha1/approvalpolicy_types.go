@@ -24,7 +24,7 @@ type RequiredTag struct {
 
 // Entitlement is one role in a policy's catalog.
 // +kubebuilder:validation:XValidation:rule="!has(self.allowPersistenceRisk) || !self.allowPersistenceRisk || (has(self.persistenceRiskReason) && size(self.persistenceRiskReason) > 0)",message="persistenceRiskReason is required when allowPersistenceRisk is true: record why the risk is accepted",fieldPath=".persistenceRiskReason"
-// +kubebuilder:validation:XValidation:rule="!has(self.breakGlass) || duration(self.breakGlass.maxDuration) <= duration(self.maxDuration)",message="breakGlass.maxDuration must not exceed maxDuration",fieldPath=".breakGlass.maxDuration"
+// +kubebuilder:validation:XValidation:rule="!has(self.breakGlass) || !self.maxDuration.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || !self.breakGlass.maxDuration.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self.breakGlass.maxDuration) <= duration(self.maxDuration)",message="breakGlass.maxDuration must not exceed maxDuration",fieldPath=".breakGlass.maxDuration"
 type Entitlement struct {
 	// roleRef is the Role or ClusterRole that may be requested. A Role is
 	// looked up in the request's namespace.
@@ -34,8 +34,9 @@ type Entitlement struct {
 	// maxDuration is the longest a grant of this role may last, for example 1h.
 	// +required
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxDuration must be positive"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$')",message="maxDuration must be a Go duration such as 30m or 8h (units h, m, s, ms; days are not a unit: write 72h for 3 days)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self) > duration('0s')",message="maxDuration must be positive"
 	MaxDuration metav1.Duration `json:"maxDuration"`
 
 	// sensitivity is the floor for a request's sensitivity: a request is
@@ -83,8 +84,9 @@ type BreakGlass struct {
 	// entitlement's maxDuration.
 	// +required
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="breakGlass.maxDuration must be positive"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$')",message="breakGlass.maxDuration must be a Go duration such as 30m or 8h (units h, m, s, ms; days are not a unit: write 72h for 3 days)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self) > duration('0s')",message="breakGlass.maxDuration must be positive"
 	MaxDuration metav1.Duration `json:"maxDuration"`
 
 	// notify names the policy's notification targets told about a
@@ -184,8 +186,9 @@ type NotificationTarget struct {
 	// +optional
 	// +kubebuilder:default="10m"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="expiringLeadTime must be positive"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$')",message="expiringLeadTime must be a Go duration such as 30m or 8h (units h, m, s, ms; days are not a unit: write 72h for 3 days)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self) > duration('0s')",message="expiringLeadTime must be positive"
 	ExpiringLeadTime *metav1.Duration `json:"expiringLeadTime,omitempty"`
 }
 
@@ -225,8 +228,9 @@ type ApproverTier struct {
 	// long. Unset means the tier decides until pendingTimeout.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="escalateAfter must be positive"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$')",message="escalateAfter must be a Go duration such as 30m or 8h (units h, m, s, ms; days are not a unit: write 72h for 3 days)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self) > duration('0s')",message="escalateAfter must be positive"
 	EscalateAfter *metav1.Duration `json:"escalateAfter,omitempty"`
 }
 
@@ -287,8 +291,9 @@ type ApprovalPolicySpec struct {
 	// long as TimedOut. Unset means requests wait until decided or deleted.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="pendingTimeout must be positive"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$')",message="pendingTimeout must be a Go duration such as 30m or 8h (units h, m, s, ms; days are not a unit: write 72h for 3 days)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || duration(self) > duration('0s')",message="pendingTimeout must be positive"
 	PendingTimeout *metav1.Duration `json:"pendingTimeout,omitempty"`
 
 	// trustedSubmitters are controllers (for example Argo CD) allowed to

@@ -180,10 +180,12 @@ type Requester struct {
 
 // ServiceAccountReference names the service account that receives access.
 type ServiceAccountReference struct {
-	// name is the service account's name.
+	// name is the service account's name: a DNS-1123 subdomain (lowercase
+	// letters, digits, '-' and '.').
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a valid ServiceAccount name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	Name string `json:"name"`
 
 	// namespace is the service account's namespace; it defaults to the
@@ -191,5 +193,6 @@ type ServiceAccountReference struct {
 	// serviceAccountNamespaces.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="namespace must be a valid namespace name: lowercase letters, digits and '-', starting and ending with a letter or digit"
 	Namespace string `json:"namespace,omitempty"`
 }

@@ -196,13 +196,20 @@ func TestSubjectNamespaceRule(t *testing.T) {
 	})
 }
 
-// durationField is a metav1.Duration field with the shared pattern and
-// positivity rule.
+// durationField is a metav1.Duration field with the shared format and
+// positivity rules.
 type durationField struct {
 	kind      string // ApprovalPolicy or AccessRequest
 	path      []any
 	fieldPath string
 	positive  string // the CEL rule's message
+}
+
+// format is the message of the field's format rule: it names the field and
+// the accepted format.
+func (f durationField) format() string {
+	name := f.positive[:strings.Index(f.positive, " must be positive")]
+	return name + " must be a Go duration such as 30m or 8h (units h, m, s, ms; days are not a unit: write 72h for 3 days)"
 }
 
 func TestDurationFields(t *testing.T) {
@@ -228,11 +235,22 @@ func TestDurationFields(t *testing.T) {
 				{name: `accepts "1.5h"`, mutate: with("1.5h")},
 				{name: `rejects "0s" as not positive`, mutate: with("0s"), wantErr: []string{f.fieldPath, f.positive}},
 				{name: `rejects "0h0m" as not positive`, mutate: with("0h0m"), wantErr: []string{f.fieldPath, f.positive}},
-				{name: `rejects "-1h"`, mutate: with("-1h"), wantErr: []string{f.fieldPath, shouldMatch}},
-				{name: `rejects "1d" (days are not a Go duration unit)`, mutate: with("1d"), wantErr: []string{f.fieldPath, shouldMatch}},
-				{name: `rejects "abc"`, mutate: with("abc"), wantErr: []string{f.fieldPath, shouldMatch}},
-				{name: `rejects an empty string`, mutate: with(""), wantErr: []string{f.fieldPath, shouldMatch}},
+				{name: `rejects "-1h"`, mutate: with("-1h"), wantErr: []string{f.fieldPath, f.format()}},
+				{name: `rejects "1d" (days are not a Go duration unit)`, mutate: with("1d"), wantErr: []string{f.fieldPath, f.format()}},
+				{name: `rejects "abc"`, mutate: with("abc"), wantErr: []string{f.fieldPath, f.format()}},
+				{name: `rejects an empty string`, mutate: with(""), wantErr: []string{f.fieldPath, f.format()}},
 			})
+			// A value that is not a duration is refused by the format rule
+			// alone; the positivity rule does not run on it and leak a
+			// "type conversion error".
+			for _, v := range []string{"3d", "abc", "1 hour"} {
+				o := base(t)
+				set(o, v, f.path...)
+				_, err := createObject(t.Context(), o, uniqueName(t), namespace)
+				if err == nil || strings.Contains(err.Error(), "type conversion error") || strings.Contains(err.Error(), f.positive) {
+					t.Errorf("%q: %v, want only the format message", v, err)
+				}
+			}
 		})
 	}
 }
@@ -391,6 +409,30 @@ func TestRequiredFieldsAndLimits(t *testing.T) {
 			{name: "rejects a serviceAccount without name", mutate: func(o object) {
 				set(o, object{"namespace": "payments"}, "spec", "serviceAccount")
 			}, wantErr: []string{"spec.serviceAccount.name", required}},
+			{name: "rejects a serviceAccount name that is not a valid name", mutate: func(o object) {
+				set(o, "Evil_SA:x", "spec", "serviceAccount", "name")
+			}, wantErr: []string{"spec.serviceAccount.name", "name must be a valid ServiceAccount name"}},
+			{name: "accepts a dotted serviceAccount name", mutate: func(o object) {
+				set(o, "ledger.migrator-2", "spec", "serviceAccount", "name")
+			}},
+			{name: "rejects a serviceAccount namespace that is not a valid name", mutate: func(o object) {
+				set(o, "Kube.System", "spec", "serviceAccount", "namespace")
+			}, wantErr: []string{"spec.serviceAccount.namespace", "namespace must be a valid namespace name"}},
+			{name: "accepts a justification over several lines", mutate: func(o object) {
+				set(o, "CHG-1234:\n\t1. migrate\n\t2. verify", "spec", "justification")
+			}},
+			{name: "rejects a right-to-left override in the justification", mutate: func(o object) {
+				set(o, "ok \u202etxt.exe", "spec", "justification")
+			}, wantErr: []string{"spec.justification", "must not contain control characters other than newline and tab"}},
+			{name: "rejects a bidirectional isolate in the justification", mutate: func(o object) {
+				set(o, "a\u2067b", "spec", "justification")
+			}, wantErr: []string{"spec.justification", "bidirectional overrides"}},
+			{name: "rejects an escape character in the justification", mutate: func(o object) {
+				set(o, "\x1b[2J", "spec", "justification")
+			}, wantErr: []string{"spec.justification", "control characters"}},
+			{name: "rejects a zero-width space in the justification", mutate: func(o object) {
+				set(o, "appro\u200bved", "spec", "justification")
+			}, wantErr: []string{"spec.justification", "invisible formatting characters"}},
 			{name: "rejects a request without duration", mutate: func(o object) {
 				unset(o, "spec", "duration")
 			}, wantErr: []string{"spec.duration", required}},

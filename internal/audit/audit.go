@@ -24,22 +24,28 @@ type Reviewer struct {
 // Record is one state change of an AccessRequest.
 type Record struct {
 	// Event is the transition, as the Kubernetes event reason (Granted, Revoked, ...).
-	Event          string     `json:"event"`
-	Request        string     `json:"request"`
-	Namespace      string     `json:"namespace"`
-	UID            string     `json:"uid"`
-	Policy         string     `json:"policy,omitempty"`
-	Requester      string     `json:"requester,omitempty"`
-	Via            string     `json:"via,omitempty"`
+	Event     string `json:"event"`
+	Request   string `json:"request"`
+	Namespace string `json:"namespace"`
+	UID       string `json:"uid"`
+	Policy    string `json:"policy,omitempty"`
+	Requester string `json:"requester,omitempty"`
+	Via       string `json:"via,omitempty"`
+	// Reviewers are the approvers and other reviewers whose decisions counted.
 	Reviewers      []Reviewer `json:"reviewers,omitempty"`
 	Role           string     `json:"role"`
 	ServiceAccount string     `json:"serviceAccount"`
-	RoleBinding    string     `json:"roleBinding,omitempty"`
-	GrantedAt      *time.Time `json:"grantedAt,omitempty"`
-	ExpiresAt      *time.Time `json:"expiresAt,omitempty"`
-	RevokedAt      *time.Time `json:"revokedAt,omitempty"`
-	Reason         string     `json:"reason"`
-	Message        string     `json:"message,omitempty"`
+	// Tags and Justification are the request's, in full: the audit keeps
+	// what the approvers were shown. JSON escapes every control character,
+	// so a justification over several lines stays one line of the log.
+	Tags          map[string]string `json:"tags,omitempty"`
+	Justification string            `json:"justification,omitempty"`
+	RoleBinding   string            `json:"roleBinding,omitempty"`
+	GrantedAt     *time.Time        `json:"grantedAt,omitempty"`
+	ExpiresAt     *time.Time        `json:"expiresAt,omitempty"`
+	RevokedAt     *time.Time        `json:"revokedAt,omitempty"`
+	Reason        string            `json:"reason"`
+	Message       string            `json:"message,omitempty"`
 }
 
 // Sink receives audit records.

@@ -613,6 +613,7 @@ func auditRecord(ar *accessv1alpha1.AccessRequest, event, reason, msg string) au
 		Policy: ar.Status.Policy, Role: ar.Spec.RoleRef.String(),
 		ServiceAccount: policy.ServiceAccountNamespace(ar) + "/" + ar.Spec.ServiceAccount.Name,
 		RoleBinding:    ar.Status.RoleBinding, Reason: reason, Message: msg,
+		Tags: ar.Spec.Tags, Justification: ar.Spec.Justification,
 		GrantedAt: timePtr(ar.Status.GrantedAt), ExpiresAt: timePtr(ar.Status.ExpiresAt), RevokedAt: timePtr(ar.Status.RevokedAt),
 	}
 	if rq := ar.Spec.Requester; rq != nil {

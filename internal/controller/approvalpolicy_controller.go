@@ -174,35 +174,13 @@ func (r *ApprovalPolicyReconciler) overlapping(ctx context.Context, p *accessv1a
 	if err := r.List(ctx, &nsList); err != nil {
 		return metav1.Condition{}, fmt.Errorf("listing namespaces: %w", err)
 	}
-	namespaces := make(map[string]map[string]string, len(nsList.Items))
-	for _, ns := range nsList.Items {
-		namespaces[ns.Name] = ns.Labels
-	}
 	slices.SortFunc(policies.Items, func(a, b accessv1alpha1.ApprovalPolicy) int { return strings.Compare(a.Name, b.Name) })
 	var found []string
 	for i := range policies.Items {
 		other := &policies.Items[i]
-		o, ok := policy.Overlaps(p, other, namespaces)
-		if !ok {
-			continue
+		for _, o := range policy.Overlaps(p, other, nsList.Items) {
+			found = append(found, o.String(p.Name, other.Name))
 		}
-		roles := make([]string, 0, len(o.Roles))
-		var weaker []string
-		for _, ref := range o.Roles {
-			roles = append(roles, ref.String())
-			if w := policy.Weaker(p, other, ref); len(w) > 0 {
-				weaker = append(weaker, fmt.Sprintf("this policy asks less for %s (%s)", ref, strings.Join(w, ", ")))
-			}
-			if w := policy.Weaker(other, p, ref); len(w) > 0 {
-				weaker = append(weaker, fmt.Sprintf("%q asks less for %s (%s)", other.Name, ref, strings.Join(w, ", ")))
-			}
-		}
-		msg := fmt.Sprintf("ApprovalPolicy %q also allows %s in %s", other.Name, strings.Join(roles, ", "),
-			plural(len(o.Namespaces), "namespace")+" ("+abbreviate(o.Namespaces, 5)+")")
-		if len(weaker) > 0 {
-			msg += "; " + strings.Join(weaker, "; ")
-		}
-		found = append(found, msg)
 	}
 	c := metav1.Condition{Type: accessv1alpha1.ConditionOverlapping, ObservedGeneration: p.Generation}
 	if len(found) == 0 {
@@ -211,8 +189,7 @@ func (r *ApprovalPolicyReconciler) overlapping(ctx context.Context, p *accessv1a
 		return c, nil
 	}
 	c.Status, c.Reason = metav1.ConditionTrue, accessv1alpha1.ReasonOverlapping
-	c.Message = conditionMessage(strings.Join(found, "; ") + "; new requests for these roles there must set spec.policy, " +
-		"while granted and pending requests keep the policy they were routed to; narrow a namespaceSelector or a catalog to remove the overlap")
+	c.Message = conditionMessage(strings.Join(found, "; ") + "; granted and pending requests keep the policy they were routed to; narrow a namespaceSelector or a catalog to remove the overlap")
 	return c, nil
 }
 

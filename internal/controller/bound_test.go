@@ -282,9 +282,10 @@ func TestAnOverlappingPolicyDoesNotRevokeActiveGrants(t *testing.T) {
 	must(t, k8s.Create(t.Context(), second))
 	t.Cleanup(func() { _ = k8s.Delete(t.Context(), second) })
 
-	waitOverlapping(t, w.policy, metav1.ConditionTrue, `ApprovalPolicy "`+second.Name+`" also allows`, "Role/"+w.role, w.ns,
-		`"`+second.Name+`" asks less for Role/`+w.role)
-	waitOverlapping(t, second.Name, metav1.ConditionTrue, `ApprovalPolicy "`+w.policy+`" also allows`, "this policy asks less")
+	waitOverlapping(t, w.policy, metav1.ConditionTrue, `ApprovalPolicy "`+second.Name+`" also offers Role/`+w.role, w.ns,
+		`"`+second.Name+`" is weaker: it grants without approval`)
+	waitOverlapping(t, second.Name, metav1.ConditionTrue, `ApprovalPolicy "`+w.policy+`" also offers`,
+		`"`+second.Name+`" is weaker: it grants without approval`)
 
 	consistently(t, 2*time.Second, func() error {
 		r := w.get(t, "view")

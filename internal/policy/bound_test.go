@@ -1,13 +1,11 @@
 package policy
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
@@ -244,110 +242,5 @@ func TestGrantsEndWithTheirServiceAccountAndNamespace(t *testing.T) {
 				t.Errorf("RequeueAfter = %s, want none: nothing changes by time alone", r.RequeueAfter)
 			}
 		})
-	}
-}
-
-func TestOverlaps(t *testing.T) {
-	namespaces := map[string]map[string]string{
-		"payments": {"team": "payments"},
-		"ledger":   {"team": "ledger"},
-		"shared":   {"team": "payments", "shared": "yes"},
-	}
-	pol := func(name string, selector map[string]string, roles ...string) *accessv1alpha1.ApprovalPolicy {
-		p := &accessv1alpha1.ApprovalPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(name)}}
-		p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: selector}
-		for _, r := range roles {
-			p.Spec.Entitlements = append(p.Spec.Entitlements, accessv1alpha1.Entitlement{
-				RoleRef: accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindRole, Name: r}, MaxDuration: dur(time.Hour)})
-		}
-		return p
-	}
-	deleting := pol("going", nil, "db-migrator")
-	deleting.DeletionTimestamp = &metav1.Time{Time: t0}
-	cases := []struct {
-		name       string
-		a, b       *accessv1alpha1.ApprovalPolicy
-		overlap    bool
-		roles      []string
-		namespaces []string
-	}{
-		{name: "same namespaces and same role overlap",
-			a: pol("a", map[string]string{"team": "payments"}, "db-migrator", "view"), b: pol("b", map[string]string{"team": "payments"}, "db-migrator"),
-			overlap: true, roles: []string{"Role/db-migrator"}, namespaces: []string{"payments", "shared"}},
-		{name: "a selector for all namespaces overlaps a narrower one where both apply",
-			a: pol("a", nil, "db-migrator"), b: pol("b", map[string]string{"shared": "yes"}, "db-migrator"),
-			overlap: true, roles: []string{"Role/db-migrator"}, namespaces: []string{"shared"}},
-		{name: "same role in disjoint namespaces does not overlap",
-			a: pol("a", map[string]string{"team": "payments"}, "db-migrator"), b: pol("b", map[string]string{"team": "ledger"}, "db-migrator")},
-		{name: "same namespaces and different roles do not overlap",
-			a: pol("a", map[string]string{"team": "payments"}, "db-migrator"), b: pol("b", map[string]string{"team": "payments"}, "view")},
-		{name: "a policy does not overlap itself",
-			a: pol("a", nil, "db-migrator"), b: pol("a", nil, "db-migrator")},
-		{name: "a policy being deleted overlaps nothing",
-			a: pol("a", nil, "db-migrator"), b: deleting},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			for _, pair := range [][2]*accessv1alpha1.ApprovalPolicy{{tc.a, tc.b}, {tc.b, tc.a}} {
-				o, ok := Overlaps(pair[0], pair[1], namespaces)
-				if ok != tc.overlap {
-					t.Fatalf("Overlaps(%s, %s) = %v, want %v", pair[0].Name, pair[1].Name, ok, tc.overlap)
-				}
-				var roles []string
-				for _, r := range o.Roles {
-					roles = append(roles, r.String())
-				}
-				if !slices.Equal(roles, tc.roles) || !slices.Equal(o.Namespaces, tc.namespaces) {
-					t.Errorf("overlap = %v in %v, want %v in %v", roles, o.Namespaces, tc.roles, tc.namespaces)
-				}
-			}
-		})
-	}
-}
-
-func TestWeaker(t *testing.T) {
-	ref := migrateRequest().Spec.RoleRef
-	strict := paymentsPolicy()
-	cases := []struct {
-		name   string
-		mutate func(*accessv1alpha1.ApprovalPolicy)
-		want   []string
-	}{
-		{name: "an identical policy is not weaker", mutate: func(*accessv1alpha1.ApprovalPolicy) {}},
-		{name: "auto-approval is weaker", mutate: func(p *accessv1alpha1.ApprovalPolicy) {
-			FindEntitlement(p, ref).AutoApprove = true
-		}, want: []string{"Role/db-migrator is auto-approved", "approvals in all"}},
-		{name: "a longer maxDuration is weaker", mutate: func(p *accessv1alpha1.ApprovalPolicy) {
-			FindEntitlement(p, ref).MaxDuration = dur(24 * time.Hour)
-		}, want: []string{"maxDuration 24h0m0s is longer than 1h0m0s"}},
-		{name: "a lower sensitivity floor is weaker", mutate: func(p *accessv1alpha1.ApprovalPolicy) {
-			FindEntitlement(p, ref).Sensitivity = accessv1alpha1.SensitivityLow
-		}, want: []string{"sensitivity floor low is lower than high", "1 approvals in all instead of 2"}},
-		{name: "no required justification and fewer tags are weaker", mutate: func(p *accessv1alpha1.ApprovalPolicy) {
-			p.Spec.RequireJustification = new(bool)
-			p.Spec.RequiredTags = nil
-		}, want: []string{"no justification is required", "0 required tags instead of 5"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			weak := paymentsPolicy()
-			weak.Name = "weak"
-			tc.mutate(weak)
-			got := Weaker(weak, strict, ref)
-			if len(got) != len(tc.want) {
-				t.Fatalf("Weaker = %q, want %d findings like %q", got, len(tc.want), tc.want)
-			}
-			for i, w := range tc.want {
-				if !strings.Contains(got[i], w) {
-					t.Errorf("finding %d = %q, want it to contain %q", i, got[i], w)
-				}
-			}
-			if back := Weaker(strict, weak, ref); len(tc.want) > 0 && len(back) != 0 {
-				t.Errorf("the stricter policy is reported weaker: %q", back)
-			}
-		})
-	}
-	if got := Weaker(strict, strict, accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindRole, Name: "nope"}); got != nil {
-		t.Errorf("Weaker for a role neither catalog holds = %q, want nil", got)
 	}
 }

@@ -56,7 +56,53 @@ func validateExtends(p *accessv1alpha1.ApprovalPolicy, req, target *accessv1alph
 		return bad(accessv1alpha1.ReasonExtendsInvalid,
 			"%s does not hold an active grant; only an active grant can be extended, request new access instead", name)
 	}
+	return extensionRoom(p, req, target)
+}
+
+// extensionRoom refuses an extension that applyExtensions would refuse
+// once approved, judged from the extensions the target's status already
+// records (other than this one): the policy's maxExtensions, and the total
+// time extensions may add, maxDuration × maxExtensions. Refusing it here
+// keeps an approver from spending time on an extension that cannot apply.
+func extensionRoom(p *accessv1alpha1.ApprovalPolicy, req, target *accessv1alpha1.AccessRequest) *Violation {
+	var count int
+	var added time.Duration
+	for _, x := range target.Status.Extensions {
+		if x.Request != req.Name {
+			count++
+			added += x.Duration.Duration
+		}
+	}
+	bad := func(msg string) *Violation {
+		return &Violation{Reason: accessv1alpha1.ReasonExtensionLimitReached, Field: FieldExtends,
+			Message: fmt.Sprintf("%s cannot be extended: %s", req.Spec.Extends, msg)}
+	}
+	if count >= int(p.Spec.MaxExtensions) {
+		return bad(limitReached(count) + "; request new access when it ends")
+	}
+	e := FindEntitlement(p, req.Spec.RoleRef)
+	if e == nil {
+		return nil // RoleNotInCatalog says what is wrong
+	}
+	budget := e.MaxDuration.Duration * time.Duration(p.Spec.MaxExtensions)
+	if d := min(req.Spec.Duration.Duration, e.MaxDuration.Duration); added+d > budget {
+		fix := "request new access when it ends"
+		if left := budget - added; left > 0 {
+			fix = fmt.Sprintf("ask for %s or less", left)
+		}
+		return bad(overBudget(d, budget) + "; " + fix)
+	}
 	return nil
+}
+
+// limitReached and overBudget say why an extension does not fit, in the
+// same words at admission, in the controller and in kubectl rolegate explain.
+func limitReached(applied int) string {
+	return fmt.Sprintf("the grant already has the %d extension(s) the policy allows (maxExtensions)", applied)
+}
+
+func overBudget(d, budget time.Duration) string {
+	return fmt.Sprintf("adding %s would extend the grant by more than %s (maxDuration × maxExtensions)", d, budget)
 }
 
 // applyExtensions moves a grant's expiry by each approved extension: those
@@ -89,10 +135,9 @@ func applyExtensions(
 			refused[x.Name] = fmt.Sprintf("approved at %s, when the grant had already ended at %s",
 				x.ApprovedAt.UTC().Format(time.RFC3339), expires.UTC().Format(time.RFC3339))
 		case len(applied) >= int(maxExtensions):
-			refused[x.Name] = fmt.Sprintf("the grant already has the %d extension(s) the policy allows (maxExtensions)", len(applied))
+			refused[x.Name] = limitReached(len(applied))
 		case added+x.Duration > budget:
-			refused[x.Name] = fmt.Sprintf("adding %s would extend the grant by more than %s (maxDuration × maxExtensions)",
-				x.Duration, budget)
+			refused[x.Name] = overBudget(x.Duration, budget)
 		default:
 			added += x.Duration
 			expires = expires.Add(x.Duration)

@@ -43,10 +43,11 @@ func EffectiveSensitivity(req *accessv1alpha1.AccessRequest, e *accessv1alpha1.E
 
 // Validate checks a request against the policy that governs it: requester,
 // service account, catalog, duration, justification, tags, and that some
-// approver tier may decide it. It returns every violation, in field order,
-// so one round trip shows everything to fix.
+// approver tier may decide it, after the policy-independent checks of
+// ValidateInput. It returns every violation, in field order, so one round
+// trip shows everything to fix.
 func Validate(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.AccessRequest) []Violation {
-	var out []Violation
+	out := ValidateInput(req)
 	add := func(reason, field, format string, args ...any) {
 		out = append(out, Violation{Reason: reason, Field: field, Message: fmt.Sprintf(format, args...)})
 	}

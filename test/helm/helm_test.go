@@ -766,8 +766,8 @@ func checkWebhookConfigurations(t *testing.T, r *rendering, a args, svc *corev1.
 			refs = append(refs, w.ClientConfig)
 		}
 	}
-	if len(refs) != 4 {
-		t.Errorf("%d webhooks, want 4", len(refs))
+	if len(refs) != 5 {
+		t.Errorf("%d webhooks, want 5", len(refs))
 	}
 	for _, cc := range refs {
 		s := cc.Service

@@ -201,6 +201,7 @@ func servedPaths() []string {
 		webhookv1alpha1.ValidateRequestPath,
 		webhookv1alpha1.MutateDecisionPath,
 		webhookv1alpha1.ValidateDecisionPath,
+		webhookv1alpha1.ValidatePolicyPath,
 	}
 }
 
@@ -401,9 +402,9 @@ func TestDefault(t *testing.T) {
 	}{
 		{"every namespaced object is placed in rolegate-system and no cluster-scoped one has a namespace", checkNamespaces},
 		{"the manager Deployment runs in rolegate-system", checkDeploymentNamespace},
-		{"there are four webhooks, each calling Service rolegate-webhook-service in rolegate-system", checkWebhookServices},
+		{"there are five webhooks, each calling Service rolegate-webhook-service in rolegate-system", checkWebhookServices},
 		{"every webhook path is one the manager serves, and every served path has a webhook", checkWebhookPaths},
-		{"every webhook fails closed and declares no side effects", checkWebhookPolicies},
+		{"every webhook that admits requests and decisions fails closed, the policy webhook (warnings only) fails open, none has side effects", checkWebhookPolicies},
 		{"the webhook configurations are named as the manager's flags expect", checkWebhookConfigNames},
 		{"the webhook Service sends port 443 to the manager's webhook port 9443", checkWebhookPort},
 		{"the Deployment mounts Secret rolegate-webhook-server-cert at /tmp/k8s-webhook-server/serving-certs", checkCertMount},
@@ -453,13 +454,13 @@ func checkDeploymentNamespace(t *testing.T, f *install) {
 	}
 }
 
-// checkWebhookServices checks that there are four webhooks, each calling Service rolegate-webhook-service in rolegate-system.
+// checkWebhookServices checks that there are five webhooks, each calling Service rolegate-webhook-service in rolegate-system.
 func checkWebhookServices(t *testing.T, f *install) {
 	o := f.o
 	c := f.c
 	whs := f.webhooks
-	if len(whs) != 4 {
-		t.Errorf("want 4 webhooks, got %d", len(whs))
+	if len(whs) != 5 {
+		t.Errorf("want 5 webhooks, got %d", len(whs))
 	}
 	svcName := flagValue(t, c, "webhook-service-name")
 	if svcName != "rolegate-webhook-service" {
@@ -503,12 +504,18 @@ func checkWebhookPaths(t *testing.T, f *install) {
 	}
 }
 
-// checkWebhookPolicies checks that every webhook fails closed and declares no side effects.
+// checkWebhookPolicies checks that every webhook on requests and decisions
+// fails closed, the ApprovalPolicy webhook, which only warns, fails open, and
+// none declares side effects.
 func checkWebhookPolicies(t *testing.T, f *install) {
 	whs := f.webhooks
 	for _, w := range whs {
-		if w.failure == nil || *w.failure != admissionregistrationv1.Fail {
-			t.Errorf("%s/%s: failurePolicy %v, want Fail", w.config, w.name, w.failure)
+		want := admissionregistrationv1.Fail
+		if w.cc.Service != nil && w.cc.Service.Path != nil && *w.cc.Service.Path == webhookv1alpha1.ValidatePolicyPath {
+			want = admissionregistrationv1.Ignore
+		}
+		if w.failure == nil || *w.failure != want {
+			t.Errorf("%s/%s: failurePolicy %v, want %s", w.config, w.name, w.failure, want)
 		}
 		if w.sideEffects == nil || *w.sideEffects != admissionregistrationv1.SideEffectClassNone {
 			t.Errorf("%s/%s: sideEffects %v, want None", w.config, w.name, w.sideEffects)

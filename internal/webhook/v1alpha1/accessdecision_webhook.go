@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -55,11 +56,12 @@ func (s DecisionStamper) Handle(ctx context.Context, req admission.Request) admi
 		return admission.Allowed("")
 	}
 	d := &accessv1alpha1.AccessDecision{}
-	if err := s.Decoder.Decode(req, d); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+	if resp := decode(s.Decoder, req.Object, d, decisionShape); resp != nil {
+		return *resp
 	}
 	if d.Spec.Reviewer != nil {
-		return admission.Denied("spec.reviewer: is written by rolegate from the authenticated user; remove it from the manifest")
+		return invalid(d, field.ErrorList{field.Forbidden(reviewerPath,
+			"is written by rolegate from the authenticated user; remove it from the manifest")})
 	}
 	u := userInfo(req.UserInfo)
 	ops := []jsonpatch.Operation{jsonpatch.NewOperation("add", "/spec/reviewer", &u)}
@@ -75,8 +77,9 @@ func (s DecisionStamper) Handle(ctx context.Context, req admission.Request) admi
 	case err != nil:
 		return admission.Errored(http.StatusInternalServerError, err)
 	case d.Spec.RequestUID != "" && d.Spec.RequestUID != string(ar.UID):
-		return admission.Denied(fmt.Sprintf("spec.requestUID: %s is not the UID of AccessRequest %s (%s); "+
-			"rolegate writes it at admission, remove it from the manifest", d.Spec.RequestUID, ar.Name, ar.UID))
+		return invalid(d, field.ErrorList{field.Forbidden(field.NewPath("spec", "requestUID"), fmt.Sprintf(
+			"%s is not the UID of AccessRequest %s (%s); rolegate writes it at admission, remove it from the manifest",
+			d.Spec.RequestUID, ar.Name, ar.UID))})
 	default:
 		ops = append(ops, jsonpatch.NewOperation("add", "/spec/requestUID", string(ar.UID)))
 	}
@@ -86,17 +89,17 @@ func (s DecisionStamper) Handle(ctx context.Context, req admission.Request) admi
 // Handle validates creates and updates.
 func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	d := &accessv1alpha1.AccessDecision{}
-	if err := v.Decoder.Decode(req, d); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+	if resp := decode(v.Decoder, req.Object, d, decisionShape); resp != nil {
+		return *resp
 	}
 	switch req.Operation {
 	case admissionv1.Update:
 		old := &accessv1alpha1.AccessDecision{}
-		if err := v.Decoder.DecodeRaw(req.OldObject, old); err != nil {
-			return admission.Errored(http.StatusBadRequest, err)
+		if resp := decode(v.Decoder, req.OldObject, old, decisionShape); resp != nil {
+			return *resp
 		}
 		if !equality.Semantic.DeepEqual(old.Spec, d.Spec) {
-			return admission.Denied("spec: is immutable; create a new AccessDecision instead")
+			return invalid(d, field.ErrorList{field.Forbidden(field.NewPath("spec"), "is immutable; create a new AccessDecision instead")})
 		}
 		return admission.Allowed("")
 	case admissionv1.Create:
@@ -105,13 +108,13 @@ func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) ad
 	}
 
 	if d.Spec.Reviewer == nil || !equality.Semantic.DeepEqual(*d.Spec.Reviewer, userInfo(req.UserInfo)) {
-		return admission.Denied("spec.reviewer: does not match the authenticated user; rolegate writes it at admission, " +
-			"remove it from the manifest")
+		return invalid(d, field.ErrorList{field.Forbidden(reviewerPath,
+			"does not match the authenticated user; rolegate writes it at admission, remove it from the manifest")})
 	}
 	ar := &accessv1alpha1.AccessRequest{}
 	err := v.APIReader.Get(ctx, types.NamespacedName{Namespace: req.Namespace, Name: d.Spec.Request}, ar)
 	if apierrors.IsNotFound(err) {
-		return denyDecision(accessv1alpha1.ReasonRequestNotFound, fmt.Sprintf(
+		return denyDecision(d, accessv1alpha1.ReasonRequestNotFound, fmt.Sprintf(
 			"AccessRequest %s does not exist in namespace %s; a decision lives in the namespace of its request",
 			d.Spec.Request, req.Namespace))
 	}
@@ -119,7 +122,7 @@ func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) ad
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	if d.Spec.RequestUID != "" && d.Spec.RequestUID != string(ar.UID) {
-		return denyDecision(accessv1alpha1.ReasonRequestReplaced, fmt.Sprintf(
+		return denyDecision(d, accessv1alpha1.ReasonRequestReplaced, fmt.Sprintf(
 			"spec.requestUID %s is not the UID of AccessRequest %s (%s); remove it from the manifest", d.Spec.RequestUID, ar.Name, ar.UID))
 	}
 	// A break-glass grant is reviewed after the fact, often after it ended.
@@ -129,7 +132,7 @@ func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) ad
 		if c := meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady); c != nil {
 			reason = c.Reason
 		}
-		return denyDecision(accessv1alpha1.ReasonRequestNotPending,
+		return denyDecision(d, accessv1alpha1.ReasonRequestNotPending,
 			fmt.Sprintf("AccessRequest %s is closed (%s); open a new request", ar.Name, reason))
 	}
 	verdict, err := v.judge(ctx, ar, d)
@@ -137,7 +140,7 @@ func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) ad
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	if !verdict.Counted {
-		return denyDecision(verdict.Reason, verdict.Message)
+		return denyDecision(d, verdict.Reason, verdict.Message)
 	}
 	return admission.Allowed(verdict.Message)
 }
@@ -164,17 +167,19 @@ func (v DecisionValidator) judge(
 	return res.Tally.Verdicts[pendingName], nil
 }
 
+var reviewerPath = field.NewPath("spec", "reviewer")
+
 // denyDecision names the field a refused decision is about and the reason
 // the controller would record in its Counted condition.
-func denyDecision(reason, msg string) admission.Response {
-	field := "spec.reviewer"
+func denyDecision(d *accessv1alpha1.AccessDecision, reason, msg string) admission.Response {
+	path := reviewerPath
 	switch reason {
 	case accessv1alpha1.ReasonRequestNotFound, accessv1alpha1.ReasonRequestNotPending:
-		field = "spec.request"
+		path = field.NewPath("spec", "request")
 	case accessv1alpha1.ReasonRequestReplaced:
-		field = "spec.requestUID"
+		path = field.NewPath("spec", "requestUID")
 	}
-	return admission.Denied(fmt.Sprintf("%s: %s (%s)", field, msg, reason))
+	return invalid(d, field.ErrorList{field.Forbidden(path, fmt.Sprintf("%s (%s)", msg, reason))})
 }
 
 // stamp adds one field and touches nothing else: re-encoding the whole

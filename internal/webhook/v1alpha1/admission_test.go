@@ -95,7 +95,7 @@ func TestForgedRequesterIsRefused(t *testing.T) {
 	tm := newTeam(t)
 	r := tm.requestObject("forged")
 	r.Spec.Requester = &accessv1alpha1.Requester{UserInfo: accessv1alpha1.UserInfo{Username: "bob", Groups: []string{"payments-devs"}}}
-	refused(t, as(t, "mallory", devs...).Create(t.Context(), r), "spec.requester: is written by rolegate")
+	refused(t, as(t, "mallory", devs...).Create(t.Context(), r), "spec.requester: Forbidden: is written by rolegate")
 }
 
 func TestForgedReviewerIsRefused(t *testing.T) {
@@ -103,7 +103,7 @@ func TestForgedReviewerIsRefused(t *testing.T) {
 	tm.open(t, "migrate", "alice", devs...)
 	d := tm.decisionObject("migrate", accessv1alpha1.DecisionApprove)
 	d.Spec.Reviewer = &accessv1alpha1.UserInfo{Username: "carol", Groups: security}
-	refused(t, as(t, "mallory").Create(t.Context(), d), "spec.reviewer: is written by rolegate")
+	refused(t, as(t, "mallory").Create(t.Context(), d), "spec.reviewer: Forbidden: is written by rolegate")
 }
 
 func TestSelfApprovalIsRefusedAlsoThroughASharedGroup(t *testing.T) {
@@ -135,7 +135,7 @@ func TestDecisionForARequestInAnotherNamespaceIsRefused(t *testing.T) {
 	tm.open(t, "migrate", "alice", devs...)
 	d := other.decisionObject("migrate", accessv1alpha1.DecisionApprove)
 	refused(t, as(t, "carol", security...).Create(t.Context(), d),
-		"spec.request: AccessRequest migrate does not exist in namespace "+other.ns, "(RequestNotFound)")
+		"spec.request: Forbidden: AccessRequest migrate does not exist in namespace "+other.ns, "(RequestNotFound)")
 }
 
 func TestTwoDistinctReviewersGrantThroughAdmissionAndTheSpecCannotChangeAfter(t *testing.T) {
@@ -189,21 +189,21 @@ func TestRequestsThePolicyWouldRefuseAreRefusedAtAdmission(t *testing.T) {
 	}{
 		{"role outside the catalog", func(r *accessv1alpha1.AccessRequest) {
 			r.Spec.RoleRef = accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindClusterRole, Name: "cluster-admin"}
-		}, devs, []string{"spec.roleRef: no policy allows ClusterRole cluster-admin in namespace " + tm.ns}},
+		}, devs, []string{"spec.roleRef: Forbidden: no policy allows ClusterRole cluster-admin in namespace " + tm.ns}},
 		{"duration above maxDuration", func(r *accessv1alpha1.AccessRequest) {
 			r.Spec.Duration = metav1.Duration{Duration: 2 * time.Hour}
-		}, devs, []string{"spec.duration: 2h0m0s exceeds the maxDuration 1h0m0s", "ask for 1h0m0s or less"}},
+		}, devs, []string{"spec.duration: Forbidden: 2h0m0s exceeds the maxDuration 1h0m0s", "ask for 1h0m0s or less"}},
 		{"missing tag", func(r *accessv1alpha1.AccessRequest) { delete(r.Spec.Tags, "sensitivity") }, devs,
-			[]string{`spec.tags.sensitivity: required by ApprovalPolicy "` + tm.policy + `"; allowed: low, medium, high, critical`}},
+			[]string{`spec.tags.sensitivity: Required value: required by ApprovalPolicy "` + tm.policy + `"; allowed: low, medium, high, critical`}},
 		{"disallowed tag value", func(r *accessv1alpha1.AccessRequest) { r.Spec.Tags["type"] = "permanent" }, devs,
-			[]string{`spec.tags.type: "permanent" is not allowed`, "allowed: temporary, break-glass, recurring"}},
+			[]string{`spec.tags.type: Forbidden: "permanent" is not allowed`, "allowed: temporary, break-glass, recurring"}},
 		{"service account in a namespace the policy does not allow", func(r *accessv1alpha1.AccessRequest) {
 			r.Spec.ServiceAccount.Namespace = "kube-system"
-		}, devs, []string{"spec.serviceAccount.namespace: service accounts of namespace kube-system may not receive access"}},
+		}, devs, []string{"spec.serviceAccount.namespace: Forbidden: service accounts of namespace kube-system may not receive access"}},
 		{"requester not in requesters", func(*accessv1alpha1.AccessRequest) {}, []string{"qa"},
-			[]string{"spec.requester: mallory may not open requests", "allowed requesters: Group payments-devs"}},
+			[]string{"spec.requester: Forbidden: mallory may not open requests", "allowed requesters: Group payments-devs"}},
 		{"missing justification", func(r *accessv1alpha1.AccessRequest) { r.Spec.Justification = "" }, devs,
-			[]string{"spec.justification: required"}},
+			[]string{"spec.justification: Required value: required"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,7 +268,7 @@ func TestTrustedSubmitterOpensRequestsOnSomeonesBehalf(t *testing.T) {
 	}
 
 	missing := tm.requestObject("gitops-anonymous")
-	refused(t, argo.Create(t.Context(), missing), "access.rolegate.dev/requested-by]: required when trusted submitter")
+	refused(t, argo.Create(t.Context(), missing), "access.rolegate.dev/requested-by]: Required value: required when trusted submitter")
 
 	untrusted := tm.requestObject("on-behalf")
 	untrusted.Annotations = map[string]string{accessv1alpha1.RequestedByAnnotation: "bob"}

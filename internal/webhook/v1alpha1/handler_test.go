@@ -121,7 +121,7 @@ func TestValidatorRefusesARequesterChangedAfterStamping(t *testing.T) {
 	// A later mutating webhook (or a bug) rewrote the stamped requester.
 	r.Spec.Requester = &accessv1alpha1.Requester{UserInfo: accessv1alpha1.UserInfo{Username: "bob", Groups: []string{"system:authenticated"}}}
 	resp := Validator{rw}.Handle(context.Background(), admissionRequest(t, admissionv1.Create, "alice", r, nil))
-	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec.requester: does not match the authenticated user") {
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec.requester: Forbidden: does not match the authenticated user") {
 		t.Fatalf("response = %+v, want refused", resp.Result)
 	}
 	r.Spec.Requester.Username = "alice"
@@ -136,7 +136,7 @@ func TestValidatorRefusesSpecChangesButNotMetadataChanges(t *testing.T) {
 	changed := request()
 	changed.Spec.Duration = metav1.Duration{Duration: time.Minute}
 	resp := Validator{rw}.Handle(context.Background(), admissionRequest(t, admissionv1.Update, "admin", changed, old))
-	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec: is immutable") {
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec: Forbidden: is immutable") {
 		t.Fatalf("spec change: %+v, want refused", resp.Result)
 	}
 	labelled := request()
@@ -153,7 +153,7 @@ func TestValidatorRefusesSpecChangesButNotMetadataChanges(t *testing.T) {
 	flipped := d.DeepCopy()
 	flipped.Spec.Decision = accessv1alpha1.DecisionDeny
 	resp = DecisionValidator{dw}.Handle(context.Background(), admissionRequest(t, admissionv1.Update, "admin", flipped, d))
-	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec: is immutable") {
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec: Forbidden: is immutable") {
 		t.Fatalf("decision change: %+v, want refused", resp.Result)
 	}
 }
@@ -167,7 +167,7 @@ func TestDecisionStamperRefusesAClientReviewer(t *testing.T) {
 			Reviewer: &accessv1alpha1.UserInfo{Username: "carol"}},
 	}
 	resp := DecisionStamper{dw}.Handle(context.Background(), admissionRequest(t, admissionv1.Create, "mallory", d, nil))
-	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec.reviewer: is written by rolegate") {
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "spec.reviewer: Forbidden: is written by rolegate") {
 		t.Fatalf("response = %+v, want refused", resp.Result)
 	}
 }
@@ -181,6 +181,10 @@ func FuzzAdmission(f *testing.F) {
 	f.Add([]byte(`{"apiVersion":"access.rolegate.dev/v1alpha1","kind":"AccessDecision","metadata":{"name":"d"},"spec":{"request":"r","decision":"Approve"}}`), "carol", true)
 	f.Add([]byte(`{"spec":null}`), "", true)
 	f.Add([]byte(`not json`), "x", false)
+	// Values of the wrong type reach the mutating webhook before the CRD schema.
+	f.Add([]byte(`{"kind":"AccessRequest","spec":{"duration":3,"tags":["a"],"startTime":"x","serviceAccount":"s","requester":{"groups":"g"}}}`), "alice", false)
+	f.Add([]byte(`{"kind":"AccessRequest","spec":{"justification":"a\u202eb","tags":{"k\u2066":"v\n"},"serviceAccount":{"name":"Evil_SA:x"}}}`), "alice", false)
+	f.Add([]byte(`{"kind":"AccessDecision","spec":{"decision":["Approve"],"reviewer":[]}}`), "carol", true)
 	// Admission only reads, so one fixture serves every input; building it per
 	// input held the fuzzer to a few dozen executions a second.
 	rw, dw := handlerFixture(f)
