@@ -68,11 +68,17 @@ endef
 envtest: ## Build (first run ~12 min) or find the envtest control plane and print KUBEBUILDER_ASSETS.
 	@$(envtest-assets)
 
+.PHONY: test-unit
+test-unit: ## Run every test that needs no API server (policy tables, fake clients, CLI, renders); envtest tests skip.
+	env -u KUBEBUILDER_ASSETS -u ROLEGATE_REQUIRE_ENVTEST go test ./... -timeout 5m
+
+# ROLEGATE_REQUIRE_ENVTEST=1 turns every envtest test's skip into a failure,
+# so that make test cannot pass without its integration tests.
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run all tests (unit and envtest) with coverage in cover.out.
+test: manifests generate fmt vet envtest ## Run all tests: the unit tier and the envtest integration tests, with coverage in cover.out.
 	@$(envtest-assets); \
-	echo "go test ./... -count=1 -timeout 25m -coverprofile cover.out"; \
-	go test ./... -count=1 -timeout 25m -coverprofile cover.out
+	echo "ROLEGATE_REQUIRE_ENVTEST=1 go test ./... -count=1 -timeout 25m -coverprofile cover.out"; \
+	ROLEGATE_REQUIRE_ENVTEST=1 go test ./... -count=1 -timeout 25m -coverprofile cover.out
 
 BENCH_ARGS ?=
 .PHONY: bench

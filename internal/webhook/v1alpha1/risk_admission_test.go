@@ -18,6 +18,7 @@ import (
 // refused at admission, naming the field and the fix, until the policy
 // accepts the risk.
 func TestRequestForARiskyRoleIsRefusedAtAdmission(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ref := accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindRole, Name: "token-minter"}
 	tm := newTeam(t, func(p *accessv1alpha1.ApprovalPolicy) {
 		p.Spec.Entitlements = append(p.Spec.Entitlements, accessv1alpha1.Entitlement{RoleRef: ref,
