@@ -54,6 +54,7 @@ func RequireEnvtest(t testing.TB) {
 	}
 	if envtestRequired() {
 		t.Fatalf("%s=1 but %s", RequireEnvtestVar, missingAssets)
+		return
 	}
 	t.Skip("needs an API server: " + missingAssets)
 }
