@@ -103,14 +103,14 @@ fuzz: ## Fuzz each target for a fixed number of executions (FUZZTIME overrides);
 	go test ./internal/webhook/v1alpha1/ -fuzz='^FuzzAdmission$$' -fuzztime=$(or $(FUZZTIME),$(FUZZ_ADMISSION)) $(FUZZFLAGS)
 
 # Paths whose content must match what the generators, gofmt and go mod tidy produce.
-VERIFY_PATHS = api cmd config internal hack test go.mod go.sum
+VERIFY_PATHS = api cmd config internal hack test docs/api.md go.mod go.sum
 
 .PHONY: verify
-verify: manifests generate docs fmt ## Regenerate, format and tidy, then fail if that changed anything in the working tree.
+verify: manifests generate docs fmt ## Regenerate (CRDs, RBAC, webhooks, deepcopy, API docs), format and tidy, then fail if that changed any file.
 	go mod tidy
 	@changed="$$(git status --porcelain --untracked-files=all -- $(VERIFY_PATHS))"; \
 	if [ -n "$$changed" ]; then \
-		echo "verify: FAILED - these files are modified or untracked after 'make manifests generate fmt' and 'go mod tidy':"; \
+		echo "verify: FAILED - these files are modified or untracked after 'make manifests generate docs fmt' and 'go mod tidy':"; \
 		echo "$$changed"; \
 		git --no-pager diff --stat -- $(VERIFY_PATHS); \
 		echo "verify: commit the regenerated files (or remove stray ones) and run 'make verify' again."; \

@@ -3,6 +3,7 @@ package utils
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -22,8 +23,8 @@ func EnvtestAvailable() bool {
 }
 
 func envtestRequired() bool {
-	v := os.Getenv(RequireEnvtestVar)
-	return v != "" && v != "0" && v != "false"
+	required, _ := strconv.ParseBool(os.Getenv(RequireEnvtestVar))
+	return required
 }
 
 // UseControlPlane is called by a TestMain before it starts envtest: true
