@@ -162,7 +162,7 @@ func TestNotificationsReachApproversSignedAndAFailingTargetDoesNotDelayTheGrant(
 	eventually(t, waitLong, func() error {
 		labels := map[string]string{"policy": w.policy, "target": "broken"}
 		if v, _, err := utils.MetricValue(registry, metrics.NotificationFailures, labels); err != nil || v < 1 {
-			return fmt.Errorf("%s%v = %v (%v), want at least 1", metrics.NotificationFailures, labels, v, err)
+			return fmt.Errorf("%s%v = %v (%w), want at least 1", metrics.NotificationFailures, labels, v, err)
 		}
 		return nil
 	})

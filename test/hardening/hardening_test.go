@@ -348,7 +348,7 @@ func waitEnforced(t *testing.T) {
 			if err != nil && strings.Contains(err.Error(), fmt.Sprintf("ValidatingAdmissionPolicy '%s'", policy)) {
 				return nil
 			}
-			return fmt.Errorf("not refused yet (%v)", err)
+			return fmt.Errorf("not refused yet (%w)", err)
 		})
 		if err != nil {
 			t.Fatalf("ValidatingAdmissionPolicy %s not enforced within %s: %v", policy, enforceTimeout, err)

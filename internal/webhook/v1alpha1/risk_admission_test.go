@@ -46,7 +46,7 @@ func TestRequestForARiskyRoleIsRefusedAtAdmission(t *testing.T) {
 			t.Fatal("a request for a risky role was admitted")
 		}
 		if !apierrors.IsForbidden(err) || !containsAll(err.Error(), want...) {
-			return fmt.Errorf("refused with %q, want %q", err, want)
+			return fmt.Errorf("refused with %q, want %q", err.Error(), want)
 		}
 		return nil
 	})
