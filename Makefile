@@ -68,11 +68,17 @@ endef
 envtest: ## Build (first run ~12 min) or find the envtest control plane and print KUBEBUILDER_ASSETS.
 	@$(envtest-assets)
 
+.PHONY: test-unit
+test-unit: ## Run every test that needs no API server (policy tables, fake clients, CLI, renders); envtest tests skip.
+	env -u KUBEBUILDER_ASSETS -u ROLEGATE_REQUIRE_ENVTEST go test ./... -timeout 5m
+
+# ROLEGATE_REQUIRE_ENVTEST=1 turns every envtest test's skip into a failure,
+# so that make test cannot pass without its integration tests.
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run all tests (unit and envtest) with coverage in cover.out.
+test: manifests generate fmt vet envtest ## Run all tests: the unit tier and the envtest integration tests, with coverage in cover.out.
 	@$(envtest-assets); \
-	echo "go test ./... -count=1 -timeout 25m -coverprofile cover.out"; \
-	go test ./... -count=1 -timeout 25m -coverprofile cover.out
+	echo "ROLEGATE_REQUIRE_ENVTEST=1 go test ./... -count=1 -timeout 25m -coverprofile cover.out"; \
+	ROLEGATE_REQUIRE_ENVTEST=1 go test ./... -count=1 -timeout 25m -coverprofile cover.out
 
 BENCH_ARGS ?=
 .PHONY: bench
@@ -97,14 +103,14 @@ fuzz: ## Fuzz each target for a fixed number of executions (FUZZTIME overrides);
 	go test ./internal/webhook/v1alpha1/ -fuzz='^FuzzAdmission$$' -fuzztime=$(or $(FUZZTIME),$(FUZZ_ADMISSION)) $(FUZZFLAGS)
 
 # Paths whose content must match what the generators, gofmt and go mod tidy produce.
-VERIFY_PATHS = api cmd config internal hack test go.mod go.sum
+VERIFY_PATHS = api cmd config internal hack test docs/api.md go.mod go.sum
 
 .PHONY: verify
-verify: manifests generate docs fmt ## Regenerate, format and tidy, then fail if that changed anything in the working tree.
+verify: manifests generate docs fmt ## Regenerate (CRDs, RBAC, webhooks, deepcopy, API docs), format and tidy, then fail if that changed any file.
 	go mod tidy
 	@changed="$$(git status --porcelain --untracked-files=all -- $(VERIFY_PATHS))"; \
 	if [ -n "$$changed" ]; then \
-		echo "verify: FAILED - these files are modified or untracked after 'make manifests generate fmt' and 'go mod tidy':"; \
+		echo "verify: FAILED - these files are modified or untracked after 'make manifests generate docs fmt' and 'go mod tidy':"; \
 		echo "$$changed"; \
 		git --no-pager diff --stat -- $(VERIFY_PATHS); \
 		echo "verify: commit the regenerated files (or remove stray ones) and run 'make verify' again."; \

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/test/utils"
 )
 
 // These tests pin down what the CRDs in config/crd/bases enforce on their
@@ -96,6 +97,7 @@ spec:
 }
 
 func TestApprovalPolicyEnums(t *testing.T) {
+	utils.RequireEnvtest(t)
 	runCreateCases(t, policyBase, "", []validationCase{
 		{name: "accepts an entitlement for a ClusterRole", mutate: func(o object) {
 			set(o, "ClusterRole", "spec", "entitlements", 0, "roleRef", "kind")
@@ -140,6 +142,7 @@ func TestApprovalPolicyEnums(t *testing.T) {
 }
 
 func TestAccessRequestAndDecisionEnums(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ns := newNamespace(t)
 	runCreateCases(t, requestBase, ns, []validationCase{
 		{name: "accepts a request for a ClusterRole", mutate: func(o object) {
@@ -167,6 +170,7 @@ func TestAccessRequestAndDecisionEnums(t *testing.T) {
 }
 
 func TestSubjectNamespaceRule(t *testing.T) {
+	utils.RequireEnvtest(t)
 	wantRequesters := []string{"spec.requesters[0]", subjectNamespace}
 	runCreateCases(t, policyBase, "", []validationCase{
 		{name: "accepts a ServiceAccount subject with a namespace", mutate: func(o object) {
@@ -213,6 +217,7 @@ func (f durationField) format() string {
 }
 
 func TestDurationFields(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ns := newNamespace(t)
 	fields := []durationField{
 		{"AccessRequest", []any{"spec", "duration"}, "spec.duration", "duration must be positive"},
@@ -256,6 +261,7 @@ func TestDurationFields(t *testing.T) {
 }
 
 func TestApprovalPolicyCatalogAndApprovers(t *testing.T) {
+	utils.RequireEnvtest(t)
 	autoOnly := func(o object) {
 		set(o, []any{object{
 			"roleRef":     object{"kind": "ClusterRole", "name": "view"},
@@ -322,6 +328,7 @@ func TestApprovalPolicyCatalogAndApprovers(t *testing.T) {
 }
 
 func TestApprovalPolicyPatterns(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tier := func(name string) func(o object) {
 		return func(o object) { set(o, name, "spec", "approvers", 0, "name") }
 	}
@@ -350,6 +357,7 @@ func TestApprovalPolicyPatterns(t *testing.T) {
 }
 
 func TestRequiredFieldsAndLimits(t *testing.T) {
+	utils.RequireEnvtest(t)
 	t.Run("ApprovalPolicy", func(t *testing.T) {
 		var tooManyTags []any
 		for i := range 33 {
@@ -481,6 +489,7 @@ func TestRequiredFieldsAndLimits(t *testing.T) {
 }
 
 func TestApprovalPolicyDefaults(t *testing.T) {
+	utils.RequireEnvtest(t)
 	newPolicy := func() *accessv1alpha1.ApprovalPolicy {
 		return &accessv1alpha1.ApprovalPolicy{
 			ObjectMeta: metav1.ObjectMeta{Name: uniqueName(t)},
@@ -546,6 +555,7 @@ func TestApprovalPolicyDefaults(t *testing.T) {
 }
 
 func TestAccessRequestSpecIsImmutable(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ns := newNamespace(t)
 	ctx := t.Context()
 	newRequest := func(t *testing.T) *accessv1alpha1.AccessRequest {
@@ -672,6 +682,7 @@ func TestAccessRequestSpecIsImmutable(t *testing.T) {
 }
 
 func TestAccessDecisionSpecIsImmutable(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ns := newNamespace(t)
 	ctx := t.Context()
 	newDecision := func(t *testing.T) *accessv1alpha1.AccessDecision {
@@ -737,6 +748,7 @@ func TestAccessDecisionSpecIsImmutable(t *testing.T) {
 // payments. Decoding is strict, so a misspelt field in a sample fails here
 // instead of being dropped silently.
 func TestSamplesAreAccepted(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ctx := t.Context()
 	dir := filepath.Join("..", "..", "config", "samples")
 
@@ -820,6 +832,7 @@ func TestSamplesAreAccepted(t *testing.T) {
 }
 
 func TestDecisionsAreSelectableByTheirRequest(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ns := newNamespace(t)
 	for _, request := range []string{"wanted", "other"} {
 		d := &accessv1alpha1.AccessDecision{
@@ -841,6 +854,7 @@ func TestDecisionsAreSelectableByTheirRequest(t *testing.T) {
 }
 
 func TestRequestsAreSelectableByWhatTheyExtend(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ns := newNamespace(t)
 	for _, extends := range []string{"original", "other", ""} {
 		o := requestBase(t)
@@ -861,6 +875,7 @@ func TestRequestsAreSelectableByWhatTheyExtend(t *testing.T) {
 }
 
 func TestBreakGlassExtensionNotificationAndScheduleFields(t *testing.T) {
+	utils.RequireEnvtest(t)
 	runCreateCases(t, policyBase, "", []validationCase{
 		{name: "rejects allowPersistenceRisk without a reason", mutate: func(o object) {
 			set(o, true, "spec", "entitlements", 0, "allowPersistenceRisk")

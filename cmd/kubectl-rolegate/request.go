@@ -207,13 +207,13 @@ func (o *requestOptions) run(ctx context.Context, f clientFactory, streams gener
 	if err != nil {
 		return err
 	}
-	if chk != nil && len(chk.violations) > 0 {
+	if chk != nil && len(chk.Violations) > 0 {
 		w := streams.ErrOut
 		fmt.Fprintln(w, "The request would be refused:")
-		for _, v := range chk.violations {
+		for _, v := range chk.Violations {
 			fmt.Fprintf(w, "  %s\n", v.Error())
 		}
-		for _, p := range chk.describe {
+		for _, p := range chk.Explain {
 			describePolicy(w, p)
 		}
 		return errRefused
@@ -229,43 +229,31 @@ func (o *requestOptions) run(ctx context.Context, f clientFactory, streams gener
 		return err
 	}
 	fmt.Fprintf(streams.Out, "%s/%s created%s\n", requestResource, ar.Name, suffix)
-	if chk != nil && chk.policy != nil {
-		fmt.Fprintln(streams.Out, decidedBy(chk.policy, ar))
+	if chk != nil && chk.Policy != nil {
+		fmt.Fprintln(streams.Out, decidedBy(chk.Policy, ar))
 	}
 	return nil
 }
 
 // decidedBy says who will decide a request that passed validation.
 func decidedBy(p *accessv1alpha1.ApprovalPolicy, ar *accessv1alpha1.AccessRequest) string {
-	e := policy.FindEntitlement(p, ar.Spec.RoleRef)
-	if e == nil {
+	r, ok := policy.RouteOf(p, ar)
+	switch {
+	case !ok:
 		return ""
-	}
-	if e.AutoApprove {
-		return fmt.Sprintf("ApprovalPolicy %q auto-approves %s: no review needed", p.Name, e.RoleRef)
-	}
-	sens := policy.EffectiveSensitivity(ar, e)
-	i, ok := policy.DecidingTier(p, sens)
-	if !ok {
-		return ""
+	case r.AutoApprove:
+		return fmt.Sprintf("ApprovalPolicy %q auto-approves %s: no review needed", p.Name, r.Entitlement.RoleRef)
 	}
 	return fmt.Sprintf("ApprovalPolicy %q, sensitivity %s: tier %s decides; approvers: %s",
-		p.Name, sens, p.Spec.Approvers[i].Name, approversFrom(p, i))
-}
-
-type precheckResult struct {
-	policy     *accessv1alpha1.ApprovalPolicy
-	violations []policy.Violation
-	// describe are the policies whose requirements explain the violations.
-	describe []*accessv1alpha1.ApprovalPolicy
+		p.Name, r.Sensitivity, p.Spec.Approvers[r.Tier].Name, approversFrom(p, r.Tier))
 }
 
 // precheck runs the admission webhook's policy checks client-side. It
 // returns nil (after a note) when the user may not read what they need.
 func precheck(
 	ctx context.Context, c client.Client, ar *accessv1alpha1.AccessRequest, streams genericiooptions.IOStreams,
-) (*precheckResult, error) {
-	skip := func(what string) (*precheckResult, error) {
+) (*policy.PrecheckResult, error) {
+	skip := func(what string) (*policy.PrecheckResult, error) {
 		fmt.Fprintf(streams.ErrOut, "Note: you may not read %s; skipping the client-side policy check (the server still checks)\n", what)
 		return nil, nil
 	}
@@ -283,57 +271,19 @@ func precheck(
 		}
 		return nil, fmt.Errorf("reading namespace %s: %w", ar.Namespace, err)
 	}
-
-	res := &precheckResult{}
-	p, v := policy.Select(list.Items, namespace.Labels, ar)
-	if v != nil {
-		res.violations = []policy.Violation{*v}
-		for i := range list.Items {
-			cand := &list.Items[i]
-			if (ar.Spec.Policy == "" || cand.Name == ar.Spec.Policy) && policy.Governs(cand, namespace.Labels) {
-				res.describe = append(res.describe, cand)
-			}
+	in := policy.PrecheckInput{Policies: list.Items, NamespaceLabels: namespace.Labels, Request: ar}
+	if _, v := policy.Select(list.Items, namespace.Labels, ar); v == nil {
+		// The server records the requester; validate with who we are now.
+		if user, err := whoAmI(ctx, c); err == nil {
+			in.User = &user
+		} else {
+			fmt.Fprintln(streams.ErrOut,
+				"Note: could not tell who you are (SelfSubjectReview not permitted); the requesters rule is left to the server")
 		}
-		return res, nil
-	}
-	res.policy = p
-
-	// The server records the requester; validate with who we are now.
-	checked := ar.DeepCopy()
-	user, err := whoAmI(ctx, c)
-	skipRequester := err != nil
-	if skipRequester {
-		fmt.Fprintln(streams.ErrOut,
-			"Note: could not tell who you are (SelfSubjectReview not permitted); the requesters rule is left to the server")
-		user = accessv1alpha1.UserInfo{Username: "unknown"}
-	}
-	checked.Spec.Requester = &accessv1alpha1.Requester{UserInfo: user}
-	for _, v := range policy.Validate(p, checked) {
-		if skipRequester && strings.HasPrefix(v.Field, "spec.requester") {
-			continue
+		if exists, err := snapshot.RoleExists(ctx, c, ar); err == nil {
+			in.RoleExists = &exists
 		}
-		res.violations = append(res.violations, v)
 	}
-	if !skipRequester && policy.IsTrustedSubmitter(p, user.Username) {
-		res.violations = append(res.violations, policy.Violation{
-			Reason: accessv1alpha1.ReasonRequesterNotAllowed, Field: "metadata.annotations[" + accessv1alpha1.RequestedByAnnotation + "]",
-			Message: fmt.Sprintf("%s is a trusted submitter of ApprovalPolicy %q and must name the user the request is for; "+
-				"create it with kubectl apply and the annotation", user.Username, p.Name),
-		})
-	}
-	if exists, err := snapshot.RoleExists(ctx, c, ar); err == nil && !exists {
-		where := "in namespace " + ar.Namespace
-		if ar.Spec.RoleRef.Kind == accessv1alpha1.RoleKindClusterRole {
-			where = "in the cluster"
-		}
-		res.violations = append(res.violations, policy.Violation{
-			Reason: accessv1alpha1.ReasonRoleNotFound, Field: policy.FieldRoleRef,
-			Message: fmt.Sprintf("%s does not exist %s; ask its owner to create it, or request another role from the catalog",
-				ar.Spec.RoleRef, where),
-		})
-	}
-	if len(res.violations) > 0 {
-		res.describe = []*accessv1alpha1.ApprovalPolicy{p}
-	}
-	return res, nil
+	res := policy.Precheck(in)
+	return &res, nil
 }

@@ -107,7 +107,7 @@ func runDemo(ctx context.Context, out io.Writer, opts demoOptions) error {
 		d.step = i + 1
 		if err := s(ctx); err != nil {
 			if c := context.Cause(ctx); c != nil && ctx.Err() != nil && !errors.Is(err, c) {
-				err = fmt.Errorf("%w (%v)", err, c)
+				err = fmt.Errorf("%w (%w)", err, c)
 			}
 			return &stepError{step: d.step, err: err}
 		}
@@ -182,7 +182,7 @@ func (d *demo) waitFor(ctx context.Context, what string, check func(context.Cont
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("gave up after %.1fs waiting for %s; last observed: %v", time.Since(began).Seconds(), what, err)
+			return fmt.Errorf("gave up after %.1fs waiting for %s; last observed: %w", time.Since(began).Seconds(), what, err)
 		case <-t.C:
 		}
 	}

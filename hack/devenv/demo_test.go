@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"rolegate.dev/rolegate/test/utils"
 )
 
 // TestDemo runs the whole walk-through in-process against envtest with a
 // short access duration.
 func TestDemo(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set; run `KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh) go test ./hack/devenv/` (or `make test`)")
-	}
+	utils.RequireEnvtest(t)
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -204,7 +204,7 @@ func (e *devEnv) waitForWebhooks(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the admission webhooks did not answer: %v", err)
+			return fmt.Errorf("the admission webhooks did not answer: %w", err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

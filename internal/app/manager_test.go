@@ -30,6 +30,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if !utils.UseControlPlane() {
+		os.Exit(m.Run()) // every test here skips through RequireEnvtest
+	}
 	env, c, k, err := utils.StartControlPlane(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -77,6 +80,7 @@ func create(t *testing.T, obj client.Object) {
 // manager, reads its policy and reads the signing key from the Secret in
 // the notification namespace.
 func TestManagerDeliversNotifications(t *testing.T) {
+	utils.RequireEnvtest(t)
 	bodies := make(chan []byte, 10)
 	signatures := make(chan string, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -167,6 +171,7 @@ func waitForCondition(t *testing.T, d *notify.Dispatcher, p *accessv1alpha1.Appr
 }
 
 func TestManagerWithoutNotificationNamespaceHasNoNotifier(t *testing.T) {
+	utils.RequireEnvtest(t)
 	mgr := start(t, app.Options{})
 	if mgr.Notifier != nil {
 		t.Errorf("notifications are on without a NotificationNamespace")

@@ -16,9 +16,11 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/controller"
+	"rolegate.dev/rolegate/test/utils"
 )
 
 func TestAutoApprovedEntitlementIsGranted(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	w.request(t, "view-1")
 	r := w.waitReady(t, "view-1", accessv1alpha1.ReasonGranted)
@@ -76,6 +78,7 @@ func controllerHasFinalizer(r *accessv1alpha1.AccessRequest) bool {
 }
 
 func TestTwoApprovalTierNeedsTwoDistinctReviewers(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	w.request(t, "migrate", forRole(accessv1alpha1.RoleKindRole, w.role), tagged("sensitivity", "high"))
 	r := w.waitReady(t, "migrate", accessv1alpha1.ReasonPendingApproval)
@@ -131,6 +134,7 @@ func TestTwoApprovalTierNeedsTwoDistinctReviewers(t *testing.T) {
 }
 
 func TestDenyEndsTheRequest(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	w.request(t, "denied", forRole(accessv1alpha1.RoleKindRole, "config-editor"), tagged("sensitivity", "medium"))
 	w.waitReady(t, "denied", accessv1alpha1.ReasonPendingApproval)
@@ -151,6 +155,7 @@ func TestDenyEndsTheRequest(t *testing.T) {
 }
 
 func TestGrantIsRevokedAtExpiry(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	w.request(t, "short", lasting(3*time.Second))
 	r := w.waitReady(t, "short", accessv1alpha1.ReasonGranted)
@@ -176,6 +181,7 @@ func TestGrantIsRevokedAtExpiry(t *testing.T) {
 }
 
 func TestDeletingARequestRemovesItsBinding(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	r := w.request(t, "bye")
 	r = w.waitReady(t, r.Name, accessv1alpha1.ReasonGranted)
@@ -193,6 +199,7 @@ func TestDeletingARequestRemovesItsBinding(t *testing.T) {
 }
 
 func TestBindingEditedByHandIsRestored(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	r := w.waitReady(t, w.request(t, "drift").Name, accessv1alpha1.ReasonGranted)
 	rb := w.binding(t, r.Status.RoleBinding)
@@ -241,6 +248,7 @@ func TestBindingEditedByHandIsRestored(t *testing.T) {
 }
 
 func TestOrphanManagedBindingIsRemoved(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	orphan := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "rolegate-ghost-abcde", Namespace: w.ns, Labels: map[string]string{
@@ -265,6 +273,7 @@ func TestOrphanManagedBindingIsRemoved(t *testing.T) {
 }
 
 func TestRemovingTheRoleFromTheCatalogRevokesAnActiveGrant(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	w.waitReady(t, w.request(t, "cut").Name, accessv1alpha1.ReasonGranted)
 	p := &accessv1alpha1.ApprovalPolicy{}
@@ -292,6 +301,7 @@ func TestRemovingTheRoleFromTheCatalogRevokesAnActiveGrant(t *testing.T) {
 }
 
 func TestShorterMaxDurationCutsAnActiveGrant(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	r := w.waitReady(t, w.request(t, "shorten").Name, accessv1alpha1.ReasonGranted)
 	p := &accessv1alpha1.ApprovalPolicy{}
@@ -311,6 +321,7 @@ func TestShorterMaxDurationCutsAnActiveGrant(t *testing.T) {
 }
 
 func TestExpiryWhileTheManagerWasStoppedIsRevokedOnStart(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	r := w.waitReady(t, w.request(t, "offline", lasting(2*time.Second)).Name, accessv1alpha1.ReasonGranted)
 	manager.Stop()
@@ -337,6 +348,7 @@ func TestExpiryWhileTheManagerWasStoppedIsRevokedOnStart(t *testing.T) {
 }
 
 func TestRequestsRejectedByPolicyCarryTheReason(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t, func(p *accessv1alpha1.ApprovalPolicy) {
 		p.Spec.Requesters = []accessv1alpha1.Subject{{Kind: accessv1alpha1.SubjectGroup, Name: "payments-devs"}}
 	})
@@ -403,6 +415,7 @@ func TestRequestsRejectedByPolicyCarryTheReason(t *testing.T) {
 }
 
 func TestRevokeDecisionEndsAGrantEarly(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	w.waitReady(t, w.request(t, "relinquish").Name, accessv1alpha1.ReasonGranted)
 	d := w.decide(t, "relinquish", "dave", nil, accessv1alpha1.DecisionRevoke)
@@ -415,12 +428,14 @@ func TestRevokeDecisionEndsAGrantEarly(t *testing.T) {
 }
 
 func TestDecisionForAMissingRequestIsMarked(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	d := w.decide(t, "no-such-request", "carol", security, accessv1alpha1.DecisionApprove)
 	waitCounted(t, w, d, accessv1alpha1.ReasonRequestNotFound)
 }
 
 func TestApprovalPolicyReportsMissingRoles(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	waitPolicy(t, w.policy, metav1.ConditionTrue, "Ready")
 	p := &accessv1alpha1.ApprovalPolicy{}

@@ -53,6 +53,7 @@ func breakGlassOn(role string) func(*accessv1alpha1.ApprovalPolicy) {
 }
 
 func TestBreakGlassIsGrantedAtOnceAndStaysVisibleUntilAcknowledged(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t, breakGlassOn("db-migrator"))
 	start := time.Now()
 	w.request(t, "outage", forRole(accessv1alpha1.RoleKindRole, w.role), lasting(20*time.Minute),
@@ -105,6 +106,7 @@ func TestBreakGlassIsGrantedAtOnceAndStaysVisibleUntilAcknowledged(t *testing.T)
 }
 
 func TestBreakGlassReviewStaysOpenAfterExpiry(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t, breakGlassOn("db-migrator"))
 	w.request(t, "short", forRole(accessv1alpha1.RoleKindRole, w.role), lasting(2*time.Second),
 		tagged("type", accessv1alpha1.BreakGlassTagValue), tagged("sensitivity", "high"))
@@ -121,6 +123,7 @@ func TestBreakGlassReviewStaysOpenAfterExpiry(t *testing.T) {
 }
 
 func TestBreakGlassTooLongIsRefused(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t, breakGlassOn("db-migrator"))
 	w.request(t, "long", forRole(accessv1alpha1.RoleKindRole, w.role), lasting(45*time.Minute),
 		tagged("type", accessv1alpha1.BreakGlassTagValue), tagged("sensitivity", "high"))
@@ -143,6 +146,7 @@ func extending(target string) requestOption {
 }
 
 func TestExtensionContinuesTheSameBinding(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t, allowExtensions(1))
 	orig := w.waitReadyAfter(t, "base", accessv1alpha1.ReasonGranted, lasting(time.Hour))
 	rb := w.binding(t, orig.Status.RoleBinding)
@@ -181,6 +185,7 @@ func TestExtensionContinuesTheSameBinding(t *testing.T) {
 }
 
 func TestExtendedGrantEndsAtTheExtendedExpiry(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t, allowExtensions(2))
 	// The extension must be approved while the grant runs: leave room for a
 	// busy machine.
@@ -209,6 +214,7 @@ func TestExtendedGrantEndsAtTheExtendedExpiry(t *testing.T) {
 }
 
 func TestExtensionsAreOffByDefault(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	w.waitReadyAfter(t, "plain", accessv1alpha1.ReasonGranted)
 	w.request(t, "plain-more", extending("plain"))

@@ -86,12 +86,14 @@ func (rc *receiver) count(event accessv1alpha1.NotificationEvent, request string
 
 func notifySecret(t *testing.T, name string, data map[string]string) {
 	t.Helper()
+	utils.RequireEnvtest(t)
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: notifyNamespace}, StringData: data}
 	must(t, k8s.Create(t.Context(), s))
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), s) })
 }
 
 func TestNotificationsReachApproversSignedAndAFailingTargetDoesNotDelayTheGrant(t *testing.T) {
+	utils.RequireEnvtest(t)
 	rc := &receiver{key: []byte("s3cret-hmac-key")}
 	good := httptest.NewServer(rc)
 	defer good.Close()
@@ -160,7 +162,7 @@ func TestNotificationsReachApproversSignedAndAFailingTargetDoesNotDelayTheGrant(
 	eventually(t, waitLong, func() error {
 		labels := map[string]string{"policy": w.policy, "target": "broken"}
 		if v, _, err := utils.MetricValue(registry, metrics.NotificationFailures, labels); err != nil || v < 1 {
-			return fmt.Errorf("%s%v = %v (%v), want at least 1", metrics.NotificationFailures, labels, v, err)
+			return fmt.Errorf("%s%v = %v (%w), want at least 1", metrics.NotificationFailures, labels, v, err)
 		}
 		return nil
 	})

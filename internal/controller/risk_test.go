@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/test/utils"
 )
 
 const persistenceFix = "remove the rule, or set allowPersistenceRisk: true with persistenceRiskReason"
@@ -82,6 +83,7 @@ func wantInMessage(t *testing.T, c metav1.Condition, parts ...string) {
 // Role or ClusterRole, makes the policy offering it Ready=False; each case
 // has a policy of its own, reconciled side by side.
 func TestPolicyFlagsEveryPersistenceRisk(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ns := riskNamespace(t)
 	role, cluster := accessv1alpha1.RoleKindRole, accessv1alpha1.RoleKindClusterRole
 	cases := []struct {
@@ -143,6 +145,7 @@ func TestPolicyFlagsEveryPersistenceRisk(t *testing.T) {
 // the parent's own rules stay empty): a risky child flips the policy, and
 // removing it makes the policy Ready again.
 func TestAggregatedClusterRoleIsFlaggedThroughItsChildren(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ns := riskNamespace(t)
 	label := map[string]string{"rolegate.dev/test-aggregate-to": ns}
 	parent := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-aggregated"},
@@ -174,6 +177,7 @@ func TestAggregatedClusterRoleIsFlaggedThroughItsChildren(t *testing.T) {
 
 // An accepted risk keeps the policy Ready, and says so.
 func TestAcceptedPersistenceRiskIsReadyAndVisible(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ns := riskNamespace(t)
 	ref := createRole(t, accessv1alpha1.RoleKindClusterRole, ns, ns+"-secret-writer",
 		policyRule(coreAPI, []string{"secrets"}, []string{"create"}))
@@ -198,6 +202,7 @@ func TestAcceptedPersistenceRiskIsReadyAndVisible(t *testing.T) {
 // RoleBinding deleted), and a new
 // request for the role is refused. Accepting the risk lets requests in again.
 func TestRoleGainingARiskyRuleRevokesItsGrant(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	waitPolicy(t, w.policy, metav1.ConditionTrue, accessv1alpha1.ReasonPolicyReady)
 	w.request(t, "edit-config", forRole(accessv1alpha1.RoleKindRole, "config-editor"), tagged("sensitivity", "medium"))
@@ -251,6 +256,7 @@ func TestRoleGainingARiskyRuleRevokesItsGrant(t *testing.T) {
 // namespaces where it has the same risks are named together, and a
 // namespace where it is harmless is not named.
 func TestRiskyRoleIsNamedWithItsNamespaces(t *testing.T) {
+	utils.RequireEnvtest(t)
 	group := riskNamespace(t)
 	var namespaces []string
 	for i := range 3 {

@@ -40,6 +40,10 @@ var (
 
 func TestMain(m *testing.M) {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
+	if !utils.UseControlPlane() {
+		// The fake-client tests run; the others skip through newWorld.
+		os.Exit(m.Run())
+	}
 	env, c, k, err := utils.StartControlPlane(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -105,6 +109,7 @@ type world struct {
 // that security must approve twice, and a medium Role that app-owners decide.
 func newWorld(t *testing.T, mutate ...func(*accessv1alpha1.ApprovalPolicy)) *world {
 	t.Helper()
+	utils.RequireEnvtest(t)
 	ctx := t.Context()
 	n := worldSeq.Add(1)
 	w := &world{

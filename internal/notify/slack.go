@@ -6,6 +6,7 @@ import (
 	"time"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 // slackMessage is a Slack incoming-webhook payload.
@@ -46,7 +47,7 @@ func SlackText(n Notification) string {
 		if len(n.Recipients) > 0 {
 			subjects := make([]string, len(n.Recipients))
 			for i, s := range n.Recipients {
-				subjects[i] = slackEscape(subjectString(s))
+				subjects[i] = slackEscape(policy.FormatSubject(s))
 			}
 			if n.Tier != "" {
 				b.WriteString(" —")
@@ -62,14 +63,6 @@ func SlackText(n Notification) string {
 		b.WriteString(" " + slackEscape(strings.Join(strings.Fields(m), " ")))
 	}
 	return b.String()
-}
-
-// subjectString shows a subject the way kubectl does: "Group payments-owners".
-func subjectString(s accessv1alpha1.Subject) string {
-	if s.Kind == accessv1alpha1.SubjectServiceAccount && s.Namespace != "" {
-		return fmt.Sprintf("%s %s/%s", s.Kind, s.Namespace, s.Name)
-	}
-	return fmt.Sprintf("%s %s", s.Kind, s.Name)
 }
 
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

@@ -32,9 +32,12 @@ func MatchesAny(subjects []accessv1alpha1.Subject, user accessv1alpha1.UserInfo)
 	return slices.ContainsFunc(subjects, func(s accessv1alpha1.Subject) bool { return MatchesSubject(s, user) })
 }
 
-// FormatSubject renders a subject the way kubectl describes RBAC subjects.
+// FormatSubject renders a subject the way kubectl describes RBAC subjects:
+// "Group payments-owners", "ServiceAccount argocd/deployer". A service
+// account without a namespace (invalid in a stored policy) shows its name
+// alone rather than an empty namespace.
 func FormatSubject(s accessv1alpha1.Subject) string {
-	if s.Kind == accessv1alpha1.SubjectServiceAccount {
+	if s.Kind == accessv1alpha1.SubjectServiceAccount && s.Namespace != "" {
 		return fmt.Sprintf("ServiceAccount %s/%s", s.Namespace, s.Name)
 	}
 	return fmt.Sprintf("%s %s", s.Kind, s.Name)

@@ -426,7 +426,7 @@ func waitForWebhooks(ctx context.Context, admin client.Client) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return fmt.Errorf("the admission webhooks did not come up: %v", err)
+	return fmt.Errorf("the admission webhooks did not come up: %w", err)
 }
 
 func newRequest(name string, auto bool, d time.Duration) *accessv1alpha1.AccessRequest {

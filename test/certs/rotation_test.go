@@ -39,7 +39,7 @@ func freePort(t *testing.T) int {
 }
 
 func TestTheManagerIssuesItsOwnCertificateAndInjectsTheCA(t *testing.T) {
-	utils.RequireAssets()
+	utils.RequireEnvtest(t)
 	root, err := utils.RepoRoot()
 	utils.Must(t, err)
 	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}

@@ -46,6 +46,9 @@ var (
 
 func TestMain(m *testing.M) {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.DPanicLevel)))
+	if !utils.UseControlPlane() {
+		os.Exit(m.Run()) // every test here skips through RequireEnvtest
+	}
 	env, c, k, err := utils.StartControlPlane(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -244,6 +247,7 @@ func mix(n int) map[string]kind {
 }
 
 func TestRestartsAtRandomPointsLoseAndLeakNothing(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	m := start(t, options{})
 	audits := []*utils.SyncBuffer{m.audit}
@@ -267,6 +271,7 @@ func TestRestartsAtRandomPointsLoseAndLeakNothing(t *testing.T) {
 }
 
 func TestInjectedConflictsAndServerErrorsStillConverge(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -329,6 +334,7 @@ func TestInjectedConflictsAndServerErrorsStillConverge(t *testing.T) {
 }
 
 func TestLeaderElectionHandsOverWithoutDoubleGrants(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	a, b := start(t, options{leader: true}), start(t, options{leader: true})
 	defer func() { a.Stop(); b.Stop() }()
@@ -375,6 +381,7 @@ func TestLeaderElectionHandsOverWithoutDoubleGrants(t *testing.T) {
 }
 
 func TestAClockJumpAndAnExpiryPastAtStartAreRevoked(t *testing.T) {
+	utils.RequireEnvtest(t)
 	w := newWorld(t)
 	clk := clocktesting.NewFakeClock(time.Now())
 	m := start(t, options{clock: clk})

@@ -20,7 +20,8 @@
 //     their values ask for them.
 //
 // TestServerSideDryRun also dry-run applies the renders to a real API server
-// (envtest) and fails, rather than skips, without KUBEBUILDER_ASSETS:
+// (envtest); without KUBEBUILDER_ASSETS it skips, or fails when
+// ROLEGATE_REQUIRE_ENVTEST=1 (as `make test` sets it):
 //
 //	KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh) go test ./test/helm/ -count=1 -v
 package helm_test
@@ -1596,10 +1597,7 @@ func firstLine(s string) string {
 // and server-side dry-run applies every variant's objects, except those of
 // cert-manager and the Prometheus Operator, whose CRDs it lacks.
 func TestServerSideDryRun(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set; this test needs kube-apiserver and etcd. " +
-			"Run: KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh) go test ./test/helm/ -count=1")
-	}
+	utils.RequireEnvtest(t)
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root(t), "dist", "chart", "crds")},
 		ErrorIfCRDPathMissing: true,

@@ -14,10 +14,12 @@ import (
 // StartControlPlane starts kube-apiserver and etcd with rolegate's CRDs
 // installed and returns the environment, its config and a client that reads
 // straight from the API server. edit, when not nil, adjusts the environment
-// before it starts (root is the repository root). It exits the test binary
-// when the envtest binaries are not configured, as RequireAssets does.
+// before it starts (root is the repository root). Suites call it only when
+// UseControlPlane says so.
 func StartControlPlane(edit func(env *envtest.Environment, root string)) (*envtest.Environment, *rest.Config, client.Client, error) {
-	RequireAssets()
+	if !EnvtestAvailable() {
+		return nil, nil, nil, fmt.Errorf("%s", missingAssets)
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, nil, nil, err

@@ -82,16 +82,6 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// RequireAssets exits the test binary with a clear message when the envtest
-// binaries are not configured: these suites must fail, not skip.
-func RequireAssets() {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set; run `make test` "+
-			"(it builds kube-apiserver and etcd once with hack/setup-envtest.sh)")
-		os.Exit(1)
-	}
-}
-
 // Fuzzing reports whether the test binary runs a fuzz target (or is one of
 // its workers), in which case suites skip starting a control plane.
 func Fuzzing() bool {

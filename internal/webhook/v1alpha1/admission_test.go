@@ -83,6 +83,7 @@ func (tm *team) bindings(t *testing.T, request string) []rbacv1.RoleBinding {
 }
 
 func TestRequesterIsStampedFromTheAuthenticatedUser(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	r := tm.open(t, "stamped", "alice", devs...)
 	got := tm.get(t, r.Name).Spec.Requester
@@ -92,6 +93,7 @@ func TestRequesterIsStampedFromTheAuthenticatedUser(t *testing.T) {
 }
 
 func TestForgedRequesterIsRefused(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	r := tm.requestObject("forged")
 	r.Spec.Requester = &accessv1alpha1.Requester{UserInfo: accessv1alpha1.UserInfo{Username: "bob", Groups: []string{"payments-devs"}}}
@@ -99,6 +101,7 @@ func TestForgedRequesterIsRefused(t *testing.T) {
 }
 
 func TestForgedReviewerIsRefused(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	tm.open(t, "migrate", "alice", devs...)
 	d := tm.decisionObject("migrate", accessv1alpha1.DecisionApprove)
@@ -107,6 +110,7 @@ func TestForgedReviewerIsRefused(t *testing.T) {
 }
 
 func TestSelfApprovalIsRefusedAlsoThroughASharedGroup(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	// alice is both a requester and a member of the security tier.
 	tm.open(t, "mine", "alice", "payments-devs", "security-oncall")
@@ -115,6 +119,7 @@ func TestSelfApprovalIsRefusedAlsoThroughASharedGroup(t *testing.T) {
 }
 
 func TestApprovalByANonOwnerIsRefused(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	tm.open(t, "migrate", "alice", devs...)
 	_, err := tm.decide(t, "migrate", accessv1alpha1.DecisionApprove, "mallory", "payments-devs")
@@ -122,6 +127,7 @@ func TestApprovalByANonOwnerIsRefused(t *testing.T) {
 }
 
 func TestApprovalByATierBelowTheSensitivityIsRefused(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	tm.open(t, "migrate", "alice", devs...)
 	// app-owners may decide up to medium; the request is high.
@@ -130,6 +136,7 @@ func TestApprovalByATierBelowTheSensitivityIsRefused(t *testing.T) {
 }
 
 func TestDecisionForARequestInAnotherNamespaceIsRefused(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	other := newTeam(t)
 	tm.open(t, "migrate", "alice", devs...)
@@ -139,6 +146,7 @@ func TestDecisionForARequestInAnotherNamespaceIsRefused(t *testing.T) {
 }
 
 func TestTwoDistinctReviewersGrantThroughAdmissionAndTheSpecCannotChangeAfter(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	tm.open(t, "migrate", "alice", devs...)
 	_, err := tm.decide(t, "migrate", accessv1alpha1.DecisionApprove, "carol", security...)
@@ -180,6 +188,7 @@ func TestTwoDistinctReviewersGrantThroughAdmissionAndTheSpecCannotChangeAfter(t 
 }
 
 func TestRequestsThePolicyWouldRefuseAreRefusedAtAdmission(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	cases := []struct {
 		name   string
@@ -215,6 +224,7 @@ func TestRequestsThePolicyWouldRefuseAreRefusedAtAdmission(t *testing.T) {
 }
 
 func TestStatusWrittenByTheRequesterGrantsNoAccess(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	tm.open(t, "sneaky", "alice", devs...)
 	tm.waitReady(t, "sneaky", accessv1alpha1.ReasonPendingApproval)
@@ -254,6 +264,7 @@ func TestStatusWrittenByTheRequesterGrantsNoAccess(t *testing.T) {
 }
 
 func TestTrustedSubmitterOpensRequestsOnSomeonesBehalf(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t, func(p *accessv1alpha1.ApprovalPolicy) {
 		p.Spec.Requesters = append(p.Spec.Requesters, accessv1alpha1.Subject{Kind: accessv1alpha1.SubjectUser, Name: "alice"})
 	})
@@ -280,6 +291,7 @@ func TestTrustedSubmitterOpensRequestsOnSomeonesBehalf(t *testing.T) {
 }
 
 func TestTrustedSubmitterDecisionCountsWhereATierListsIt(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t, func(p *accessv1alpha1.ApprovalPolicy) {
 		p.Spec.Approvers[1].RequiredApprovals = 1
 		p.Spec.Approvers[1].Subjects = append(p.Spec.Approvers[1].Subjects, accessv1alpha1.Subject{
@@ -292,6 +304,7 @@ func TestTrustedSubmitterDecisionCountsWhereATierListsIt(t *testing.T) {
 }
 
 func TestDecisionsAreImmutable(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	tm.open(t, "migrate", "alice", devs...)
 	d, err := tm.decide(t, "migrate", accessv1alpha1.DecisionApprove, "carol", security...)
@@ -301,6 +314,7 @@ func TestDecisionsAreImmutable(t *testing.T) {
 }
 
 func TestWebhookUnreachableRefusesCreation(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	manager.Stop()
 	defer func() { manager = startManager() }()
@@ -318,6 +332,7 @@ func TestWebhookUnreachableRefusesCreation(t *testing.T) {
 }
 
 func TestReapplyingTheSameManifestIsNotASpecChange(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t, func(p *accessv1alpha1.ApprovalPolicy) { p.Spec.Requesters = nil })
 	// Written as a person writes it: "1h", not Go's "1h0m0s".
 	manifest := func() *unstructured.Unstructured {
@@ -344,6 +359,7 @@ func TestReapplyingTheSameManifestIsNotASpecChange(t *testing.T) {
 }
 
 func TestRevokeFinalizerIsSetAtAdmission(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	// The object the API server returns from the create is what admission
 	// made of it, before any controller saw it.

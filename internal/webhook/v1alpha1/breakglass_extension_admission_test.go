@@ -23,6 +23,7 @@ func (tm *team) openBreakGlass(t *testing.T, name string, d time.Duration) error
 }
 
 func TestBreakGlassAdmission(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t, breakGlass)
 	refused(t, tm.openBreakGlass(t, "too-long", 45*time.Minute),
 		"spec.duration:", "break-glass maxDuration 30m0s", "drop the type: break-glass tag")
@@ -41,6 +42,7 @@ func TestBreakGlassAdmission(t *testing.T) {
 }
 
 func TestBreakGlassCanBeAcknowledgedAfterItEnded(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t, breakGlass)
 	utils.Must(t, tm.openBreakGlass(t, "brief", 2*time.Second))
 	tm.waitReady(t, "brief", accessv1alpha1.ReasonExpired)
@@ -52,6 +54,7 @@ func TestBreakGlassCanBeAcknowledgedAfterItEnded(t *testing.T) {
 }
 
 func TestAcknowledgeOnAnOrdinaryRequestIsRefused(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	tm.open(t, "migrate", "alice", devs...)
 	_, err := tm.decide(t, "migrate", accessv1alpha1.DecisionAcknowledge, "carol", security...)
@@ -59,6 +62,7 @@ func TestAcknowledgeOnAnOrdinaryRequestIsRefused(t *testing.T) {
 }
 
 func TestExtensionAdmission(t *testing.T) {
+	utils.RequireEnvtest(t)
 	off := newTeam(t)
 	r := off.requestObject("more")
 	r.Spec.Extends = "anything"
@@ -83,6 +87,7 @@ func TestExtensionAdmission(t *testing.T) {
 }
 
 func TestScheduledStartAdmission(t *testing.T) {
+	utils.RequireEnvtest(t)
 	tm := newTeam(t)
 	r := tm.requestObject("past")
 	past := metav1.NewTime(time.Now().Add(-2 * time.Hour))

@@ -18,6 +18,7 @@ import (
 // refused at admission, naming the field and the fix, until the policy
 // accepts the risk.
 func TestRequestForARiskyRoleIsRefusedAtAdmission(t *testing.T) {
+	utils.RequireEnvtest(t)
 	ref := accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindRole, Name: "token-minter"}
 	tm := newTeam(t, func(p *accessv1alpha1.ApprovalPolicy) {
 		p.Spec.Entitlements = append(p.Spec.Entitlements, accessv1alpha1.Entitlement{RoleRef: ref,
@@ -45,7 +46,7 @@ func TestRequestForARiskyRoleIsRefusedAtAdmission(t *testing.T) {
 			t.Fatal("a request for a risky role was admitted")
 		}
 		if !apierrors.IsInvalid(err) || !containsAll(err.Error(), want...) {
-			return fmt.Errorf("refused with %q, want %q", err, want)
+			return fmt.Errorf("refused with %q, want %q", err.Error(), want)
 		}
 		return nil
 	})

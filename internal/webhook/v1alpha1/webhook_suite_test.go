@@ -43,8 +43,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if utils.Fuzzing() {
-		// Fuzz targets exercise the handlers alone; no control plane.
+	if utils.Fuzzing() || !utils.UseControlPlane() {
+		// Fuzz targets and handler tests exercise the handlers alone; the
+		// tests that need admission through an API server skip through
+		// newTeam and as.
 		os.Exit(m.Run())
 	}
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
@@ -154,6 +156,7 @@ func waitForWebhooks() {
 // the API server authenticates it, as it would a real user.
 func as(t *testing.T, user string, groups ...string) client.Client {
 	t.Helper()
+	utils.RequireEnvtest(t)
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
 	c, err := client.New(cfg, client.Options{Scheme: app.Scheme})
@@ -170,6 +173,7 @@ type team struct {
 
 func newTeam(t *testing.T, mutate ...func(*accessv1alpha1.ApprovalPolicy)) *team {
 	t.Helper()
+	utils.RequireEnvtest(t)
 	ctx := t.Context()
 	n := seq.Add(1)
 	tm := &team{ns: fmt.Sprintf("payments-%d", n), policy: fmt.Sprintf("payments-%d", n)}
