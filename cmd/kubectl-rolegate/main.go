@@ -123,6 +123,7 @@ func (f *flagsFactory) Namespace() (string, error) {
 
 // newClient builds a controller-runtime client that knows client-go's
 // kinds and rolegate's API.
+// It can watch too (client.WithWatch), for request --wait and get --watch.
 func newClient(cfg *rest.Config) (client.Client, error) {
-	return client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	return client.NewWithWatch(cfg, client.Options{Scheme: scheme.Scheme})
 }
