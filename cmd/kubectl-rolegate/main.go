@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -75,7 +76,7 @@ reaches the same cluster as the same user (including --as impersonation).`,
 	cmd.SetErr(streams.ErrOut)
 	flags.AddFlags(cmd.PersistentFlags())
 
-	f := &flagsFactory{flags: flags, newClient: o.newClient}
+	f := &flagsFactory{flags: flags, newClient: o.newClient, errOut: streams.ErrOut}
 	cmd.AddCommand(
 		newRequestCmd(f, streams),
 		newDecideCmd(f, streams, accessv1alpha1.DecisionApprove),
@@ -106,6 +107,8 @@ type clientFactory interface {
 type flagsFactory struct {
 	flags     *genericclioptions.ConfigFlags
 	newClient func(*rest.Config) (client.Client, error)
+	// errOut receives the notes about roles the user may not read.
+	errOut io.Writer
 }
 
 func (f *flagsFactory) Client() (client.Client, error) {
@@ -113,7 +116,11 @@ func (f *flagsFactory) Client() (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.newClient(cfg)
+	c, err := f.newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return withRoleNotes(c, f.errOut, false), nil
 }
 
 func (f *flagsFactory) Namespace() (string, error) {

@@ -111,7 +111,11 @@ func (o *reportOptions) run(ctx context.Context, f clientFactory, streams generi
 	var bindings rbacv1.RoleBindingList
 	if err := c.List(ctx, &bindings, client.InNamespace(ns),
 		client.MatchingLabels{accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
-		return fmt.Errorf("listing RoleBindings managed by rolegate %s: %w", where, err)
+		if !apierrors.IsForbidden(err) {
+			return fmt.Errorf("listing RoleBindings managed by rolegate %s: %w", where, err)
+		}
+		// The shipped viewer role reads rolegate's objects, not RBAC.
+		fmt.Fprintf(streams.ErrOut, "Note: you may not list RoleBindings %s; OVERDUE and (orphaned) bindings are not counted\n", where)
 	}
 	policies, err := policyNames(ctx, c, ns, streams)
 	if err != nil {
@@ -143,7 +147,11 @@ func policyNames(ctx context.Context, c client.Reader, ns string, streams generi
 	if ns != "" {
 		var namespace corev1.Namespace
 		if err := c.Get(ctx, client.ObjectKey{Name: ns}, &namespace); err != nil {
-			if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
+			if apierrors.IsForbidden(err) {
+				fmt.Fprintf(streams.ErrOut, "Note: you may not read namespace %s; policies without requests are left out\n", ns)
+				return nil, nil
+			}
+			if apierrors.IsNotFound(err) {
 				return nil, nil
 			}
 			return nil, fmt.Errorf("reading namespace %s: %w", ns, err)
