@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +105,12 @@ type Result struct {
 	Findings []Finding
 	// Requests is how many AccessRequests were checked.
 	Requests int
+	// Objects is how many rolegate objects (of any kind) were checked.
+	Objects int
 }
+
+// Warnings counts the findings that do not refuse a manifest.
+func (r Result) Warnings() int { return len(r.Findings) - r.Errors() }
 
 // Errors counts the findings that refuse a manifest.
 func (r Result) Errors() int {
@@ -123,6 +129,9 @@ type doc struct {
 	node       *yaml.Node // the object's mapping
 	apiVersion string
 	kind       string
+	// refused is set when the CRD's schema or CEL rules refuse the object:
+	// the API server stops there, so the policy checks do not run on it.
+	refused bool
 }
 
 func (d *doc) line(field string) int { return lineOf(d.node, field) }
@@ -145,9 +154,23 @@ func Lint(sources []Source, o Options) Result {
 		res.Findings = append(res.Findings, fs...)
 	}
 
+	// The API server validates against the CRD before any webhook runs.
+	for _, d := range docs {
+		if !strings.HasPrefix(d.apiVersion, accessv1alpha1.GroupVersion.Group+"/") {
+			continue
+		}
+		fs, _ := schemaFindings(d)
+		res.Findings = append(res.Findings, fs...)
+		d.refused = len(fs) > 0
+		res.Objects++
+	}
+
 	l := linter{o: o, nsLabels: map[string]map[string]string{}, clusterRoles: map[string]*roleDoc{}}
 	policyAt := map[string]*doc{}
 	for _, d := range docs {
+		if d.refused {
+			continue
+		}
 		switch {
 		case d.apiVersion == rbacv1.SchemeGroupVersion.String() && (d.kind == kindRole || d.kind == kindClusterRole):
 			if r := readRole(d); r != nil && d.kind == kindRole {
@@ -190,9 +213,14 @@ func Lint(sources []Source, o Options) Result {
 		if d.apiVersion != accessv1alpha1.GroupVersion.String() {
 			continue
 		}
+		if d.kind == "AccessRequest" {
+			res.Requests++
+		}
+		if d.refused {
+			continue
+		}
 		switch d.kind {
 		case "AccessRequest":
-			res.Requests++
 			res.Findings = append(res.Findings, l.request(d)...)
 		case "AccessDecision":
 			res.Findings = append(res.Findings, l.decision(d)...)
@@ -479,12 +507,19 @@ func parse(src *Source) ([]*doc, []Finding) {
 			return docs, nil
 		}
 		if err != nil {
+			// kubectl apply would refuse the whole file: an error, at the
+			// line the parser names.
 			line := 1
 			if len(docs) > 0 {
 				line = docs[len(docs)-1].node.Line
 			}
-			return docs, []Finding{{File: src.Path, Line: line, Reason: ReasonInvalidYAML, Severity: Warning,
-				Message: "not valid YAML, skipped: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				line, _ = strconv.Atoi(m[1])
+				msg = strings.TrimPrefix(msg, m[0])
+			}
+			return docs, []Finding{{File: src.Path, Line: line, Reason: ReasonInvalidYAML, Severity: Error,
+				Message: "not valid YAML: " + msg}}
 		}
 		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
 			continue
@@ -497,6 +532,9 @@ func parse(src *Source) ([]*doc, []Finding) {
 		docs = append(docs, d)
 	}
 }
+
+// yamlLine is the "line N: " a YAML parse error starts with.
+var yamlLine = regexp.MustCompile(`^line (\d+): `)
 
 // decode converts the object as kubectl would (YAML to JSON to the Go
 // type); strict also refuses unknown fields, as kubectl's default

@@ -161,11 +161,13 @@ func TestLintBytes(t *testing.T) {
 		line   int
 		sev    Severity
 	}{
-		{"warns about a file that is not YAML", "a: [\n", ReasonInvalidYAML, 1, Warning},
+		{"refuses a file that is not YAML, at the line the parser names", "a: 1\nb: [\n", ReasonInvalidYAML, 2, Error},
 		{"refuses an unknown field", "apiVersion: access.rolegate.dev/v1alpha1\nkind: AccessRequest\nmetadata: {name: x, namespace: y}\n" +
-			"spec:\n  durration: 1h\n", ReasonInvalidObject, 1, Error},
-		{"refuses an unreadable duration", "apiVersion: access.rolegate.dev/v1alpha1\nkind: AccessRequest\nmetadata: {name: x}\n" +
-			"spec:\n  duration: forever\n", ReasonInvalidObject, 1, Error},
+			"spec:\n  serviceAccount: {name: sa}\n  roleRef: {kind: ClusterRole, name: view}\n  duration: 1h\n  durration: 1h\n",
+			ReasonSchema, 8, Error},
+		{"refuses an unreadable duration once", "apiVersion: access.rolegate.dev/v1alpha1\nkind: AccessRequest\nmetadata: {name: x}\n" +
+			"spec:\n  serviceAccount: {name: sa}\n  roleRef: {kind: ClusterRole, name: view}\n  duration: forever\n",
+			ReasonSchema, 7, Error},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
