@@ -66,7 +66,9 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 	snap, err := snapshot.Read(ctx, c, ar)
 	if err != nil {
 		if apierrors.IsForbidden(err) {
-			fmt.Fprintf(w, "\nCannot re-run the policy checks: %v\n", err)
+			fmt.Fprintf(w, "\nCannot re-run the policy checks: you may not read ApprovalPolicies, namespace %s or the request's "+
+				"AccessDecisions; ask for the %s ClusterRole (cluster-wide) and rolegate-requester or rolegate-viewer here\n",
+				ar.Namespace, policyReaderRole)
 			return nil
 		}
 		return err

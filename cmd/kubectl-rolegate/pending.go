@@ -96,6 +96,10 @@ func (pc *policyCache) get(ctx context.Context, name string) (*accessv1alpha1.Ap
 			pc.byName[name] = nil
 			return nil, nil
 		}
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Errorf("you may not read ApprovalPolicy %s, so who may decide its requests cannot be told; "+
+				"ask your cluster admin to bind the %s ClusterRole to you cluster-wide", name, policyReaderRole)
+		}
 		return nil, fmt.Errorf("reading ApprovalPolicy %s: %w", name, err)
 	}
 	pc.byName[name] = p

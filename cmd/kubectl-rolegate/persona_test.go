@@ -260,4 +260,14 @@ func TestPersonaWithoutPolicyReader(t *testing.T) {
 	if !strings.Contains(errOut, "Note: you may not read ApprovalPolicies") {
 		t.Errorf("request: stderr %q, want a note that the policy check was skipped", errOut)
 	}
+	out, _, err := runAs(t, cfg, editor, "explain", "edit-carol")
+	if err != nil || !strings.Contains(out, "Cannot re-run the policy checks: you may not read ApprovalPolicies") ||
+		!strings.Contains(out, policyReaderRole) {
+		t.Errorf("explain: err %v\n%s", err, out)
+	}
+	_, _, err = runAs(t, cfg, editor, "pending")
+	if err == nil || !strings.Contains(err.Error(), "you may not read ApprovalPolicy payments") ||
+		!strings.Contains(err.Error(), policyReaderRole) {
+		t.Errorf("pending: err = %v", err)
+	}
 }

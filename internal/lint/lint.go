@@ -136,6 +136,19 @@ type doc struct {
 
 func (d *doc) line(field string) int { return lineOf(d.node, field) }
 
+// describe is "NAME at FILE:LINE", or "at FILE:LINE" for an unnamed object.
+func (d *doc) describe() string {
+	where := fmt.Sprintf("at %s:%d", d.src.Path, d.node.Line)
+	for i := 0; i+1 < len(d.node.Content); i += 2 {
+		if d.node.Content[i].Value == "metadata" && d.node.Content[i+1].Kind == yaml.MappingNode {
+			if name := scalar(d.node.Content[i+1], "name"); name != "" {
+				return fmt.Sprintf("%q %s", name, where)
+			}
+		}
+	}
+	return where
+}
+
 func (d *doc) finding(sev Severity, reason, field, msg string) Finding {
 	return Finding{File: d.src.Path, Line: d.line(field), Field: field, Message: msg, Reason: reason, Severity: sev}
 }
@@ -166,6 +179,11 @@ func Lint(sources []Source, o Options) Result {
 	}
 
 	l := linter{o: o, nsLabels: map[string]map[string]string{}, clusterRoles: map[string]*roleDoc{}}
+	for _, d := range docs {
+		if d.refused && d.kind == "ApprovalPolicy" {
+			l.refusedPolicies = append(l.refusedPolicies, d.describe())
+		}
+	}
 	policyAt := map[string]*doc{}
 	for _, d := range docs {
 		if d.refused {
@@ -189,6 +207,7 @@ func Lint(sources []Source, o Options) Result {
 			var p accessv1alpha1.ApprovalPolicy
 			if err := decode(d, &p, true); err != nil {
 				res.Findings = append(res.Findings, d.finding(Error, ReasonInvalidObject, "", err.Error()))
+				l.refusedPolicies = append(l.refusedPolicies, d.describe())
 				continue
 			}
 			if prev, ok := policyAt[p.Name]; ok {
@@ -240,10 +259,14 @@ func Lint(sources []Source, o Options) Result {
 }
 
 type linter struct {
-	o        Options
-	nsLabels map[string]map[string]string
-	policies []accessv1alpha1.ApprovalPolicy
-	policyAt map[string]*doc
+	o Options
+	// refusedPolicies name the ApprovalPolicies among the inputs that the
+	// API server would refuse ("name at file:line"): requests cannot be
+	// checked against them.
+	refusedPolicies []string
+	nsLabels        map[string]map[string]string
+	policies        []accessv1alpha1.ApprovalPolicy
+	policyAt        map[string]*doc
 	// roles are the Roles among the inputs, in order; clusterRoles the
 	// ClusterRoles by name (a later definition replaces an earlier one).
 	roles        []*roleDoc
@@ -413,6 +436,11 @@ func (l *linter) request(d *doc) []Finding {
 		return append(out, d.finding(Warning, ReasonNoNamespace, "metadata.namespace",
 			"not set, so kubectl would use the current context's namespace and the governing ApprovalPolicy "+
 				"cannot be told offline; set metadata.namespace"))
+	}
+	if len(l.policies) == 0 && len(l.refusedPolicies) > 0 {
+		return append(out, d.finding(Warning, ReasonUnknownPolicy, "spec", fmt.Sprintf(
+			"cannot be checked offline: ApprovalPolicy %s is refused (see its errors); fix it and lint again",
+			strings.Join(l.refusedPolicies, ", "))))
 	}
 	if len(l.policies) == 0 {
 		return append(out, d.finding(Warning, ReasonUnknownPolicy, "spec",

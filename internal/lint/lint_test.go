@@ -362,3 +362,25 @@ func TestLintPersistenceRiskOfARoleWithoutNamespace(t *testing.T) {
 		t.Errorf("findings = %q, want one error for the Role in namespace a", lines(r))
 	}
 }
+
+// A policy the API server would refuse is reported, and the requests it
+// would govern say why they cannot be checked, instead of "no policy found".
+func TestLintRequestUnderARefusedPolicy(t *testing.T) {
+	policy := "apiVersion: access.rolegate.dev/v1alpha1\nkind: ApprovalPolicy\nmetadata: {name: broken}\nspec:\n" +
+		"  namespaceSelector: {}\n  entitlements:\n  - roleRef: {kind: ClusterRole, name: view}\n    maxDuration: 1d\n" +
+		"    autoApprove: true\n"
+	request := "apiVersion: access.rolegate.dev/v1alpha1\nkind: AccessRequest\nmetadata: {name: r, namespace: payments}\n" +
+		"spec:\n  serviceAccount: {name: sa}\n  roleRef: {kind: ClusterRole, name: view}\n  duration: 1h\n  justification: x\n"
+	r := Lint([]Source{{Path: "policy.yaml", Data: []byte(policy)}, {Path: "request.yaml", Data: []byte(request)}}, Options{})
+	got := lines(r)
+	want := []string{
+		`policy.yaml:8: spec.entitlements[0].maxDuration: Invalid value: "1d": spec.entitlements[0].maxDuration in body should match '^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$'`,
+		`request.yaml:4: warning: spec: cannot be checked offline: ApprovalPolicy "broken" at policy.yaml:1 is refused (see its errors); fix it and lint again`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if r.Errors() != 1 || r.Warnings() != 1 || r.Objects != 2 {
+		t.Errorf("errors %d warnings %d objects %d, want 1, 1, 2", r.Errors(), r.Warnings(), r.Objects)
+	}
+}
