@@ -123,7 +123,7 @@ func catalog(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 // writeCatalog prints the catalog table, then each policy's requirements.
 func writeCatalog(w io.Writer, entries []policy.CatalogEntry, wide bool) error {
 	tw := newTable(w)
-	row(tw, "ROLE", "POLICY", "MAX", "SENSITIVITY", "APPROVAL", "BREAK-GLASS", "APPROVERS")
+	row(tw, colRole, colPolicy, "MAX", "SENSITIVITY", "APPROVAL", "BREAK-GLASS", "APPROVERS")
 	var policies []string
 	terms := map[string]policy.CatalogEntry{}
 	for i := range entries {

@@ -22,6 +22,21 @@ const (
 	outputWide = "wide"
 )
 
+// Table headers several commands share.
+const (
+	colNamespace = "NAMESPACE"
+	colName      = "NAME"
+	colAge       = "AGE"
+	colRequester = "REQUESTER"
+	colRole      = "ROLE"
+	colPolicy    = "POLICY"
+	colStatus    = "STATUS"
+	colExpires   = "EXPIRES"
+	colTier      = "TIER"
+
+	colServiceAccount = "SERVICEACCOUNT"
+)
+
 var getFormats = []string{outputTable, outputWide, outputYAML, outputJSON}
 
 type getOptions struct {
@@ -126,12 +141,12 @@ func (o *getOptions) run(ctx context.Context, f clientFactory, streams genericio
 
 // header is the table's header for the options.
 func (o *getOptions) header() []string {
-	head := []string{"NAME", "STATUS", "POLICY", "SERVICEACCOUNT", "ROLE", "REQUESTER", "EXPIRES", "AGE"}
+	head := []string{colName, colStatus, colPolicy, colServiceAccount, colRole, colRequester, colExpires, colAge}
 	if o.output == outputWide {
-		head = append(head, "SENSITIVITY", "TIER", "DURATION")
+		head = append(head, "SENSITIVITY", colTier, "DURATION")
 	}
 	if o.allNamespaces {
-		head = append([]string{"NAMESPACE"}, head...)
+		head = append([]string{colNamespace}, head...)
 	}
 	return head
 }

@@ -216,12 +216,12 @@ func writePending(w io.Writer, rows []pendingRow, wide, all bool, now time.Time,
 	if review {
 		last = "GRANTED"
 	}
-	head := []string{"NAME", "REQUESTER", "ROLE", "SERVICEACCOUNT", "TIER", "AGE", last, "JUSTIFICATION"}
+	head := []string{colName, colRequester, colRole, colServiceAccount, colTier, colAge, last, "JUSTIFICATION"}
 	if wide {
 		head = append(head, "SENSITIVITY", "TAGS")
 	}
 	if all {
-		head = append([]string{"NAMESPACE"}, head...)
+		head = append([]string{colNamespace}, head...)
 	}
 	row(tw, head...)
 	for _, r := range rows {

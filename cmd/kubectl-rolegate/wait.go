@@ -218,8 +218,8 @@ func waitForRequest(ctx context.Context, c client.Client, streams genericiooptio
 
 // watchWidths are the least widths of get --watch's columns: enough for
 // the usual values, within 120 columns.
-var watchWidths = map[string]int{"NAMESPACE": 12, "NAME": 18, "STATUS": len(accessv1alpha1.ReasonPendingApproval),
-	"POLICY": 10, "ROLE": 18, "REQUESTER": 10, "EXPIRES": 8, "AGE": 5}
+var watchWidths = map[string]int{colNamespace: 12, colName: 18, colStatus: len(accessv1alpha1.ReasonPendingApproval),
+	colPolicy: 10, colRole: 18, colRequester: 10, colExpires: 8, colAge: 5}
 
 // watchRun is get --watch: the current state, then every change, in the
 // chosen format. For one request it returns once the request ended.
@@ -253,7 +253,7 @@ func (o *getOptions) watchRun(ctx context.Context, c client.Client, streams gene
 		}
 		printRow(head)
 	}
-	status := slices.Index(head, "STATUS")
+	status := slices.Index(head, colStatus)
 	return watchRequests(ctx, wc, ns, name, func(ar *accessv1alpha1.AccessRequest, deleted bool) (bool, error) {
 		if structured {
 			ar.SetGroupVersionKind(gvk)

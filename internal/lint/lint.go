@@ -167,23 +167,8 @@ func Lint(sources []Source, o Options) Result {
 		res.Findings = append(res.Findings, fs...)
 	}
 
-	// The API server validates against the CRD before any webhook runs.
-	for _, d := range docs {
-		if !strings.HasPrefix(d.apiVersion, accessv1alpha1.GroupVersion.Group+"/") {
-			continue
-		}
-		fs, _ := schemaFindings(d)
-		res.Findings = append(res.Findings, fs...)
-		d.refused = len(fs) > 0
-		res.Objects++
-	}
-
 	l := linter{o: o, nsLabels: map[string]map[string]string{}, clusterRoles: map[string]*roleDoc{}}
-	for _, d := range docs {
-		if d.refused && d.kind == "ApprovalPolicy" {
-			l.refusedPolicies = append(l.refusedPolicies, d.describe())
-		}
-	}
+	res.Findings = append(res.Findings, l.validateSchemas(docs, &res.Objects)...)
 	policyAt := map[string]*doc{}
 	for _, d := range docs {
 		if d.refused {
@@ -256,6 +241,26 @@ func Lint(sources []Source, o Options) Result {
 		return a.Line - b.Line
 	})
 	return res
+}
+
+// validateSchemas validates every rolegate object against its CRD, as the
+// API server does before any webhook runs, marks the refused ones, and
+// counts the objects.
+func (l *linter) validateSchemas(docs []*doc, objects *int) []Finding {
+	var out []Finding
+	for _, d := range docs {
+		if !strings.HasPrefix(d.apiVersion, accessv1alpha1.GroupVersion.Group+"/") {
+			continue
+		}
+		fs, _ := schemaFindings(d)
+		out = append(out, fs...)
+		d.refused = len(fs) > 0
+		*objects++
+		if d.refused && d.kind == "ApprovalPolicy" {
+			l.refusedPolicies = append(l.refusedPolicies, d.describe())
+		}
+	}
+	return out
 }
 
 type linter struct {

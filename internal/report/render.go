@@ -12,9 +12,12 @@ import (
 	"time"
 )
 
+// colPolicy heads the column that names the policy.
+const colPolicy = "POLICY"
+
 // Columns are the wide table's headers, in order.
 var Columns = []string{
-	"POLICY", "REQUESTS", "APPROVED", "DENIED", "TIMED-OUT", "INVALID", "ESCALATED", "ESC-RATE",
+	colPolicy, "REQUESTS", "APPROVED", "DENIED", "TIMED-OUT", "INVALID", "ESCALATED", "ESC-RATE",
 	"APPROVAL-P50", "APPROVAL-P95", "ACTIVE", "OVERDUE", "PENDING", "OLDEST-PENDING", "BREAK-GLASS", "UNREVIEWED",
 	"BG-ACK-P50",
 }
@@ -22,13 +25,13 @@ var Columns = []string{
 // DefaultColumns are the headers of the default table, a subset of Columns
 // that fits 120 columns; WriteWideTable prints them all.
 var DefaultColumns = []string{
-	"POLICY", "REQUESTS", "APPROVED", "DENIED", "PENDING", "ACTIVE", "OVERDUE", "APPROVAL-P50", "BREAK-GLASS", "UNREVIEWED",
+	colPolicy, "REQUESTS", "APPROVED", "DENIED", "PENDING", "ACTIVE", "OVERDUE", "APPROVAL-P50", "BREAK-GLASS", "UNREVIEWED",
 }
 
 // BreakGlassColumns are the headers of the list of unreviewed break-glass
 // grants, in order.
 var BreakGlassColumns = []string{
-	"REQUEST", "POLICY", "SERVICEACCOUNT", "ROLE", "REQUESTER", "TIER", "GRANTED-AT", "SINCE-GRANT",
+	"REQUEST", colPolicy, "SERVICEACCOUNT", "ROLE", "REQUESTER", "TIER", "GRANTED-AT", "SINCE-GRANT",
 }
 
 // empty is how a figure with nothing to measure is shown.
