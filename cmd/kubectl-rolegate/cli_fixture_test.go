@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -128,12 +129,20 @@ type user struct {
 func fakeCluster(objs ...client.Object) *fake.ClientBuilder {
 	return fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
 		WithIndex(&accessv1alpha1.AccessDecision{}, snapshot.DecisionRequestIndex, snapshot.DecisionRequest).
-		WithIndex(&accessv1alpha1.AccessRequest{}, snapshot.ExtendsIndex, snapshot.ExtendedRequest)
+		WithIndex(&accessv1alpha1.AccessRequest{}, snapshot.ExtendsIndex, snapshot.ExtendedRequest).
+		// The API server selects every kind by metadata.name; the fake needs an index.
+		WithIndex(&accessv1alpha1.AccessRequest{}, "metadata.name", func(o client.Object) []string { return []string{o.GetName()} })
 }
 
 // cliClient is a fake cluster with the CLI fixture. SelfSubjectReview
 // answers with the user; createErr, when set, refuses every other create.
 func cliClient(u *user, createErr error, extra ...client.Object) client.WithWatch {
+	return watchedClient(u, createErr, nil, extra...)
+}
+
+// watchedClient is cliClient that also calls onWatch, when set, once each
+// watch is established.
+func watchedClient(u *user, createErr error, onWatch func(), extra ...client.Object) client.WithWatch {
 	return fakeCluster(append(cliObjects(), extra...)...).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
@@ -149,6 +158,13 @@ func cliClient(u *user, createErr error, extra ...client.Object) client.WithWatc
 					return createErr
 				}
 				return c.Create(ctx, obj, opts...)
+			},
+			Watch: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error) {
+				w, err := c.Watch(ctx, list, opts...)
+				if err == nil && onWatch != nil {
+					onWatch()
+				}
+				return w, err
 			},
 		}).Build()
 }

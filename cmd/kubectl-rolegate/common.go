@@ -171,15 +171,11 @@ func describeTier(t *accessv1alpha1.ApproverTier) string {
 	return fmt.Sprintf("%s (%s): %s", t.Name, strings.Join(notes, ", "), policy.FormatSubjects(t.Subjects))
 }
 
-// approversFrom are the subjects of the tier and every later tier: who may
-// decide a request that tier decides.
+// approversFrom says who may decide a request that the tier decides: the
+// subjects of that tier and every later one.
 func approversFrom(p *accessv1alpha1.ApprovalPolicy, tier int) string {
 	if tier < 0 {
 		return "nobody: no approver tier may decide this request"
 	}
-	var subjects []accessv1alpha1.Subject
-	for i := tier; i < len(p.Spec.Approvers); i++ {
-		subjects = append(subjects, p.Spec.Approvers[i].Subjects...)
-	}
-	return policy.FormatSubjects(subjects)
+	return policy.FormatSubjects(policy.ApproversFrom(p, tier))
 }

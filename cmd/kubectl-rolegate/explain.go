@@ -42,6 +42,9 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 	if err != nil {
 		return err
 	}
+	// A role the user may not read is noted and judged as if it existed
+	// without rules: everything else is still explained.
+	c = tolerateRoles(c)
 	ar := &accessv1alpha1.AccessRequest{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ar); err != nil {
 		return err
@@ -51,6 +54,8 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 	fmt.Fprintf(w, "Service account: %s/%s\n", policy.ServiceAccountNamespace(ar), ar.Spec.ServiceAccount.Name)
 	fmt.Fprintf(w, "Role:            %s for %s\n", ar.Spec.RoleRef, ar.Spec.Duration.Duration)
 	fmt.Fprintf(w, "Requester:       %s\n", requesterName(ar))
+	fmt.Fprintf(w, "Justification:   %s\n", orDash(cell(ar.Spec.Justification, 0)))
+	fmt.Fprintf(w, "Tags:            %s\n", orDash(cell(formatTags(ar.Spec.Tags), 0)))
 	fmt.Fprintf(w, "Created:         %s ago\n", age(now, ar.CreationTimestamp.Time))
 	if ready := readyCondition(ar); ready != nil {
 		fmt.Fprintf(w, "Ready:           %s (%s): %s\n", ready.Status, ready.Reason, ready.Message)
@@ -61,7 +66,9 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 	snap, err := snapshot.Read(ctx, c, ar)
 	if err != nil {
 		if apierrors.IsForbidden(err) {
-			fmt.Fprintf(w, "\nCannot re-run the policy checks: %v\n", err)
+			fmt.Fprintf(w, "\nCannot re-run the policy checks: you may not read ApprovalPolicies, namespace %s or the request's "+
+				"AccessDecisions; ask for the %s ClusterRole (cluster-wide) and rolegate-requester or rolegate-viewer here\n",
+				ar.Namespace, policyReaderRole)
 			return nil
 		}
 		return err
@@ -190,10 +197,8 @@ func explainRisks(w io.Writer, ar *accessv1alpha1.AccessRequest, res policy.Resu
 }
 
 func nextTierName(p *accessv1alpha1.ApprovalPolicy, s accessv1alpha1.Sensitivity, after int) (string, bool) {
-	for i := after + 1; i < len(p.Spec.Approvers); i++ {
-		if policy.CanDecide(&p.Spec.Approvers[i], s) {
-			return p.Spec.Approvers[i].Name, true
-		}
+	if i, ok := policy.NextDecidingTier(p, s, after); ok {
+		return p.Spec.Approvers[i].Name, true
 	}
 	return "", false
 }

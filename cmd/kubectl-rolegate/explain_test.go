@@ -22,6 +22,8 @@ func TestExplainPendingShowsTierApproversAndVerdicts(t *testing.T) {
 Service account: payments/payments-api
 Role:            ClusterRole/edit for 1h0m0s
 Requester:       carol
+Justification:   CHG-1
+Tags:            ticket=CHG-1,type=temporary
 Created:         10m ago
 Ready:           False (PendingApproval): waiting for approval
 
@@ -231,5 +233,20 @@ func TestExplainShowsExtensionsAndScheduledStarts(t *testing.T) {
 	if out, _, err = runCLI(t, c, "explain", "view-later"); err != nil ||
 		!strings.Contains(out, "Outcome now:     Scheduled") || !strings.Contains(out, "Starts:          in 3h") {
 		t.Errorf("view-later: %v\n%s", err, out)
+	}
+}
+
+func TestExplainShowsJustificationAndTagsAsWritten(t *testing.T) {
+	tricky := cliRequest("tricky", "erin", "edit", accessv1alpha1.RoleKindClusterRole, 5*time.Minute)
+	tricky.Spec.Justification = "fix \u202egnp.exe\nsecond line"
+	tricky.Spec.Tags["ticket"] = "CHG-9\x1b[31m"
+	out, _, err := runCLI(t, cliClient(dev, nil, tricky), "explain", "tricky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Justification:   fix \\u202egnp.exe second line\n") ||
+		!strings.Contains(out, "Tags:            ticket=CHG-9\\u001b[31m,type=temporary\n") ||
+		strings.ContainsAny(out, "\u202e\x1b") {
+		t.Errorf("justification or tags not shown safely:\n%s", out)
 	}
 }

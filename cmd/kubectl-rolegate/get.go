@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 const (
@@ -21,24 +22,47 @@ const (
 	outputWide = "wide"
 )
 
+// Table headers several commands share.
+const (
+	colNamespace = "NAMESPACE"
+	colName      = "NAME"
+	colAge       = "AGE"
+	colRequester = "REQUESTER"
+	colRole      = "ROLE"
+	colPolicy    = "POLICY"
+	colStatus    = "STATUS"
+	colExpires   = "EXPIRES"
+	colTier      = "TIER"
+
+	colServiceAccount = "SERVICEACCOUNT"
+)
+
 var getFormats = []string{outputTable, outputWide, outputYAML, outputJSON}
 
 type getOptions struct {
 	allNamespaces bool
 	output        string
+	watch         bool
 }
 
 func newGetCmd(f clientFactory, streams genericiooptions.IOStreams, now func() time.Time) *cobra.Command {
 	o := getOptions{output: outputTable}
 	cmd := &cobra.Command{
-		Use:   "get [REQUEST] [-A] [-o table|wide|yaml|json]",
-		Short: "List AccessRequests, or show one",
+		Use:     "get [REQUEST] [-A] [-o table|wide|yaml|json] [-w]",
+		Aliases: []string{"status"},
+		Short:   "List AccessRequests, or show one",
 		Long: `List AccessRequests with their state (the Ready condition's reason), policy,
 service account, role, requester, when the access expires and their age.
 -o wide adds the effective sensitivity, the deciding tier and the duration;
--o yaml and -o json print the objects.`,
+-o yaml and -o json print the objects. EXPIRES is blank once a request ended.
+
+With -w (--watch), after the current state every change is printed as it
+happens (a new row, or object), from a watch on the API server: for one
+request until it ends (denied, timed out, expired, revoked, or deleted), for
+a list until interrupted. "status" is another name for get.`,
 		Example: `  kubectl rolegate get -A
-  kubectl rolegate get payments-api-7xk2p -o yaml`,
+  kubectl rolegate get payments-api-7xk2p -o yaml
+  kubectl rolegate status payments-api-7xk2p -w`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), f, streams, args, now())
@@ -46,6 +70,7 @@ service account, role, requester, when the access expires and their age.
 	}
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list requests of every namespace")
 	cmd.Flags().StringVarP(&o.output, "output", "o", o.output, "output format: "+strings.Join(getFormats, "|"))
+	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, print every change as it happens")
 	return cmd
 }
 
@@ -59,6 +84,13 @@ func (o *getOptions) run(ctx context.Context, f clientFactory, streams genericio
 	ctx, ns, c, err := connect(ctx, f, o.allNamespaces)
 	if err != nil {
 		return err
+	}
+	if o.watch {
+		name := ""
+		if len(args) == 1 {
+			name = args[0]
+		}
+		return o.watchRun(ctx, c, streams, ns, name, now)
 	}
 	gvk := accessv1alpha1.GroupVersion.WithKind("AccessRequest")
 	var items []accessv1alpha1.AccessRequest
@@ -100,31 +132,44 @@ func (o *getOptions) run(ctx context.Context, f clientFactory, streams genericio
 	}
 
 	tw := newTable(streams.Out)
-	head := []string{"NAME", "STATUS", "POLICY", "SERVICEACCOUNT", "ROLE", "REQUESTER", "EXPIRES", "AGE"}
-	if o.output == outputWide {
-		head = append(head, "SENSITIVITY", "TIER", "DURATION")
-	}
-	if o.allNamespaces {
-		head = append([]string{"NAMESPACE"}, head...)
-	}
-	row(tw, head...)
+	row(tw, o.header()...)
 	for i := range items {
-		ar := &items[i]
-		expires := "-"
-		if ar.Status.ExpiresAt != nil {
-			expires = relative(now, ar.Status.ExpiresAt.Time)
-		}
-		cells := []string{ar.Name, readyReason(ar), orDash(requestPolicy(ar)), serviceAccountName(ar),
-			ar.Spec.RoleRef.String(), requesterName(ar), expires, age(now, ar.CreationTimestamp.Time)}
-		if o.output == outputWide {
-			cells = append(cells, orDash(string(ar.Status.EffectiveSensitivity)), orDash(ar.Status.Tier), ar.Spec.Duration.Duration.String())
-		}
-		if o.allNamespaces {
-			cells = append([]string{ar.Namespace}, cells...)
-		}
-		row(tw, cells...)
+		row(tw, o.cells(&items[i], now)...)
 	}
 	return tw.Flush()
+}
+
+// header is the table's header for the options.
+func (o *getOptions) header() []string {
+	head := []string{colName, colStatus, colPolicy, colServiceAccount, colRole, colRequester, colExpires, colAge}
+	if o.output == outputWide {
+		head = append(head, "SENSITIVITY", colTier, "DURATION")
+	}
+	if o.allNamespaces {
+		head = append([]string{colNamespace}, head...)
+	}
+	return head
+}
+
+// cells is a request's table row. EXPIRES is blank once the request ended
+// (denied, timed out, expired, revoked): it no longer expires.
+func (o *getOptions) cells(ar *accessv1alpha1.AccessRequest, now time.Time) []string {
+	expires := "-"
+	switch {
+	case ended(ar) || policy.Closed(ar):
+		expires = ""
+	case ar.Status.ExpiresAt != nil:
+		expires = relative(now, ar.Status.ExpiresAt.Time)
+	}
+	cells := []string{ar.Name, readyReason(ar), orDash(requestPolicy(ar)), serviceAccountName(ar),
+		ar.Spec.RoleRef.String(), requesterName(ar), expires, age(now, ar.CreationTimestamp.Time)}
+	if o.output == outputWide {
+		cells = append(cells, orDash(string(ar.Status.EffectiveSensitivity)), orDash(ar.Status.Tier), ar.Spec.Duration.Duration.String())
+	}
+	if o.allNamespaces {
+		cells = append([]string{ar.Namespace}, cells...)
+	}
+	return cells
 }
 
 func orDash(s string) string {

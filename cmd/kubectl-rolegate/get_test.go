@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
@@ -70,5 +72,22 @@ func TestGetErrors(t *testing.T) {
 	_, errOut, err := runCLI(t, cliClient(dev, nil), "-n", "ledger", "get")
 	if err != nil || errOut != "No AccessRequests found in ledger namespace.\n" {
 		t.Errorf("err %v, stderr %q", err, errOut)
+	}
+}
+
+func TestGetExpiresBlankOnceEnded(t *testing.T) {
+	revoked := cliRequest("revoked-frank", "frank", "view", accessv1alpha1.RoleKindClusterRole, 30*time.Minute)
+	revoked.Status.Conditions = []metav1.Condition{{Type: accessv1alpha1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: accessv1alpha1.ReasonRevoked, Message: "revoked by alice", LastTransitionTime: metav1.NewTime(now)}}
+	revoked.Status.ExpiresAt = &metav1.Time{Time: now.Add(30 * time.Minute)}
+	revoked.Status.RevokedAt = &metav1.Time{Time: now.Add(-time.Minute)}
+	out, _, err := runCLI(t, cliClient(dev, nil, revoked), "get", "revoked-frank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "NAME            STATUS    POLICY     SERVICEACCOUNT   ROLE               REQUESTER   EXPIRES   AGE\n" +
+		"revoked-frank   Revoked   payments   payments-api     ClusterRole/view   frank                 30m\n"
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}
 }

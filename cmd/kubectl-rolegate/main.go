@@ -7,7 +7,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -33,6 +35,9 @@ func run(args []string, streams genericiooptions.IOStreams, o rootOptions) int {
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(streams.ErrOut, "error: "+err.Error())
+		if errors.As(err, new(usageError)) {
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -75,7 +80,7 @@ reaches the same cluster as the same user (including --as impersonation).`,
 	cmd.SetErr(streams.ErrOut)
 	flags.AddFlags(cmd.PersistentFlags())
 
-	f := &flagsFactory{flags: flags, newClient: o.newClient}
+	f := &flagsFactory{flags: flags, newClient: o.newClient, errOut: streams.ErrOut}
 	cmd.AddCommand(
 		newRequestCmd(f, streams),
 		newDecideCmd(f, streams, accessv1alpha1.DecisionApprove),
@@ -84,6 +89,7 @@ reaches the same cluster as the same user (including --as impersonation).`,
 		newDecideCmd(f, streams, accessv1alpha1.DecisionAcknowledge),
 		newPendingCmd(f, streams, o.now),
 		newExplainCmd(f, streams, o.now),
+		newCatalogCmd(f, streams),
 		newGetCmd(f, streams, o.now),
 		newReportCmd(f, streams, o.now),
 		newLintCmd(streams),
@@ -105,6 +111,8 @@ type clientFactory interface {
 type flagsFactory struct {
 	flags     *genericclioptions.ConfigFlags
 	newClient func(*rest.Config) (client.Client, error)
+	// errOut receives the notes about roles the user may not read.
+	errOut io.Writer
 }
 
 func (f *flagsFactory) Client() (client.Client, error) {
@@ -112,7 +120,11 @@ func (f *flagsFactory) Client() (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.newClient(cfg)
+	c, err := f.newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return withRoleNotes(c, f.errOut, false), nil
 }
 
 func (f *flagsFactory) Namespace() (string, error) {
@@ -122,6 +134,7 @@ func (f *flagsFactory) Namespace() (string, error) {
 
 // newClient builds a controller-runtime client that knows client-go's
 // kinds and rolegate's API.
+// It can watch too (client.WithWatch), for request --wait and get --watch.
 func newClient(cfg *rest.Config) (client.Client, error) {
-	return client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	return client.NewWithWatch(cfg, client.Options{Scheme: scheme.Scheme})
 }

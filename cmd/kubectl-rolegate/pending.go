@@ -4,7 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,8 +19,17 @@ import (
 	"rolegate.dev/rolegate/internal/policy"
 )
 
+// Widths of the user-written cells of pending's table.
+const (
+	justificationWidth = 24
+	tagsWidth          = 40
+)
+
+var pendingFormats = []string{outputTable, outputWide, outputYAML}
+
 func newPendingCmd(f clientFactory, streams genericiooptions.IOStreams, now func() time.Time) *cobra.Command {
 	var all bool
+	output := outputTable
 	cmd := &cobra.Command{
 		Use:   "pending [-A | -n NAMESPACE]",
 		Short: "List the pending requests you may decide now, oldest first",
@@ -26,15 +38,26 @@ now: you are in the tier deciding them at this moment or a later one, you did
 not open them, and you have not approved them already. Who you are comes from
 the API server (SelfSubjectReview), so --as and --as-group apply.
 
-ESCALATES-IN is when the deciding tier hands the request on to the next.`,
+Break-glass grants awaiting acknowledgement that you may acknowledge are
+listed too, in a second table (kubectl rolegate ack NAME -m COMMENT).
+
+ESCALATES-IN is when the deciding tier hands the request on to the next.
+JUSTIFICATION is cut to fit, with control and bidirectional-override
+characters shown escaped (\u202e) so it reads as written; -o wide adds the
+sensitivity and the tags, -o yaml prints the requests in full.`,
 		Example: `  kubectl rolegate pending -A
   kubectl rolegate pending -n payments --as bob --as-group payments-owners`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return pending(cmd.Context(), f, streams, all, now())
+			if !slices.Contains(pendingFormats, output) {
+				return fmt.Errorf("unsupported output format %q for pending; supported formats: %s",
+					output, strings.Join(pendingFormats, ", "))
+			}
+			return pending(cmd.Context(), f, streams, all, output, now())
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list requests of every namespace")
+	cmd.Flags().StringVarP(&output, "output", "o", output, "output format: "+strings.Join(pendingFormats, "|"))
 	return cmd
 }
 
@@ -73,6 +96,10 @@ func (pc *policyCache) get(ctx context.Context, name string) (*accessv1alpha1.Ap
 			pc.byName[name] = nil
 			return nil, nil
 		}
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Errorf("you may not read ApprovalPolicy %s, so who may decide its requests cannot be told; "+
+				"ask your cluster admin to bind the %s ClusterRole to you cluster-wide", name, policyReaderRole)
+		}
 		return nil, fmt.Errorf("reading ApprovalPolicy %s: %w", name, err)
 	}
 	pc.byName[name] = p
@@ -86,7 +113,7 @@ type pendingRow struct {
 	name string
 }
 
-func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams, all bool, now time.Time) error {
+func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams, all bool, output string, now time.Time) error {
 	ctx, ns, c, err := connect(ctx, f, all)
 	if err != nil {
 		return err
@@ -104,10 +131,11 @@ func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		return err
 	}
 
-	var rows []pendingRow
+	var rows, reviews []pendingRow
 	for i := range requests.Items {
 		ar := &requests.Items[i]
-		if readyReason(ar) != accessv1alpha1.ReasonPendingApproval {
+		review := policy.AwaitsReview(ar)
+		if readyReason(ar) != accessv1alpha1.ReasonPendingApproval && !review {
 			continue
 		}
 		if ar.Spec.Requester != nil && ar.Spec.Requester.Username == user.Username {
@@ -132,9 +160,23 @@ func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		if _, ok := policy.EligibleTier(p, ts.Index, user); !ok {
 			continue
 		}
-		rows = append(rows, pendingRow{ar: ar, sens: sens, tier: ts, name: p.Spec.Approvers[ts.Index].Name})
+		r := pendingRow{ar: ar, sens: sens, tier: ts, name: p.Spec.Approvers[ts.Index].Name}
+		if review {
+			reviews = append(reviews, r)
+		} else {
+			rows = append(rows, r)
+		}
 	}
-	if len(rows) == 0 {
+	if output == outputYAML {
+		list := accessv1alpha1.AccessRequestList{}
+		list.SetGroupVersionKind(accessv1alpha1.GroupVersion.WithKind("AccessRequestList"))
+		for _, r := range append(rows, reviews...) {
+			r.ar.SetGroupVersionKind(accessv1alpha1.GroupVersion.WithKind("AccessRequest"))
+			list.Items = append(list.Items, *r.ar)
+		}
+		return printObject(streams, output, &list)
+	}
+	if len(rows) == 0 && len(reviews) == 0 {
 		where := "in any namespace"
 		if ns != "" {
 			where = "in namespace " + ns
@@ -142,21 +184,76 @@ func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		fmt.Fprintf(streams.ErrOut, "No pending requests %s that %s may decide.\n", where, user.Username)
 		return nil
 	}
-	slices.SortStableFunc(rows, func(a, b pendingRow) int {
+	oldestFirst := func(a, b pendingRow) int {
 		if c := a.ar.CreationTimestamp.Compare(b.ar.CreationTimestamp.Time); c != 0 {
 			return c
 		}
 		return cmp.Or(cmp.Compare(a.ar.Namespace, b.ar.Namespace), cmp.Compare(a.ar.Name, b.ar.Name))
-	})
-	tw := newTable(streams.Out)
-	row(tw, "NAMESPACE", "NAME", "REQUESTER", "ROLE", "SERVICEACCOUNT", "SENSITIVITY", "TIER", "AGE", "ESCALATES-IN")
-	for _, r := range rows {
-		esc := "-"
-		if !r.tier.NextEscalation.IsZero() {
-			esc = age(r.tier.NextEscalation, now)
+	}
+	slices.SortStableFunc(rows, oldestFirst)
+	slices.SortStableFunc(reviews, oldestFirst)
+	wide := output == outputWide
+	if len(rows) > 0 {
+		if err := writePending(streams.Out, rows, wide, all, now, false); err != nil {
+			return err
 		}
-		row(tw, r.ar.Namespace, r.ar.Name, requesterName(r.ar), r.ar.Spec.RoleRef.String(), serviceAccountName(r.ar),
-			string(r.sens), r.name, age(now, r.ar.CreationTimestamp.Time), esc)
+	}
+	if len(reviews) > 0 {
+		if len(rows) > 0 {
+			fmt.Fprintln(streams.Out)
+		}
+		fmt.Fprintln(streams.Out, "Break-glass grants awaiting your acknowledgement (kubectl rolegate ack NAME -n NAMESPACE -m COMMENT):")
+		return writePending(streams.Out, reviews, wide, all, now, true)
+	}
+	return nil
+}
+
+// writePending prints one table of pending's rows; for break-glass grants
+// the timing column is when access was granted. NAMESPACE is shown with -A.
+func writePending(w io.Writer, rows []pendingRow, wide, all bool, now time.Time, review bool) error {
+	tw := newTable(w)
+	last := "ESCALATES-IN"
+	if review {
+		last = "GRANTED"
+	}
+	head := []string{colName, colRequester, colRole, colServiceAccount, colTier, colAge, last, "JUSTIFICATION"}
+	if wide {
+		head = append(head, "SENSITIVITY", "TAGS")
+	}
+	if all {
+		head = append([]string{colNamespace}, head...)
+	}
+	row(tw, head...)
+	for _, r := range rows {
+		timing := "-"
+		switch {
+		case review && r.ar.Status.GrantedAt != nil:
+			timing = relative(now, r.ar.Status.GrantedAt.Time)
+		case !review && !r.tier.NextEscalation.IsZero():
+			timing = age(r.tier.NextEscalation, now)
+		}
+		limit := justificationWidth
+		if wide {
+			limit = 0
+		}
+		cells := []string{r.ar.Name, requesterName(r.ar), r.ar.Spec.RoleRef.String(), serviceAccountName(r.ar),
+			r.name, age(now, r.ar.CreationTimestamp.Time), timing, orDash(cell(r.ar.Spec.Justification, limit))}
+		if wide {
+			cells = append(cells, string(r.sens), orDash(cell(formatTags(r.ar.Spec.Tags), tagsWidth)))
+		}
+		if all {
+			cells = append([]string{r.ar.Namespace}, cells...)
+		}
+		row(tw, cells...)
 	}
 	return tw.Flush()
+}
+
+// formatTags renders tags as KEY=VALUE pairs in key order.
+func formatTags(tags map[string]string) string {
+	out := make([]string, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		out = append(out, k+"="+tags[k])
+	}
+	return strings.Join(out, ",")
 }

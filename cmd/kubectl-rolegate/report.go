@@ -25,7 +25,7 @@ const (
 	outputJSON  = "json"
 )
 
-var reportFormats = []string{outputTable, outputJSON}
+var reportFormats = []string{outputTable, outputWide, outputJSON}
 
 type reportOptions struct {
 	allNamespaces bool
@@ -36,7 +36,7 @@ type reportOptions struct {
 func newReportCmd(f clientFactory, streams genericiooptions.IOStreams, now func() time.Time) *cobra.Command {
 	o := reportOptions{since: 720 * time.Hour, output: outputTable}
 	cmd := &cobra.Command{
-		Use:   "report [-A | -n NAMESPACE] [--since DURATION] [-o table|json]",
+		Use:   "report [-A | -n NAMESPACE] [--since DURATION] [-o table|wide|json]",
 		Short: "Summarize access requests and grants per ApprovalPolicy",
 		Long: `Summarize AccessRequests and rolegate's RoleBindings per ApprovalPolicy, read
 straight from the cluster (no Prometheus needed).
@@ -49,16 +49,18 @@ and how long ago. A reviewer acknowledges one with
 
 Over the requests created within --since:
   REQUESTS, APPROVED (approved, auto-approved or break-glass, including grants
-  that ended since), DENIED, TIMED-OUT, INVALID, ESCALATED (Escalated=True),
-  ESC-RATE (escalated / requests an approver tier reviewed), APPROVAL-P50/-P95
-  (time from creation to approval, nearest rank: 0 for auto-approved
-  requests, otherwise the time of the last counted approval in
-  status.approvals; break-glass grants are not approved and not counted),
-  BREAK-GLASS (granted at once without approval).
+  that ended since), DENIED, APPROVAL-P50 (time from creation to approval,
+  nearest rank: 0 for auto-approved requests, otherwise the time of the last
+  counted approval in status.approvals; break-glass grants have no approval
+  and are left out), BREAK-GLASS (granted at once without approval).
 As of now, whatever the request's age:
   ACTIVE (Ready reason Granted), OVERDUE (managed RoleBindings whose
-  expires-at annotation has passed), PENDING, OLDEST-PENDING and UNREVIEWED
-  (break-glass grants awaiting an Acknowledge decision).
+  expires-at annotation has passed), PENDING and UNREVIEWED (break-glass
+  grants awaiting an Acknowledge decision).
+The default table fits 120 columns; -o wide adds TIMED-OUT, INVALID,
+ESCALATED (Escalated=True), ESC-RATE (escalated / requests an approver tier
+reviewed), APPROVAL-P95, OLDEST-PENDING and BG-ACK-P50 (median time from a
+break-glass grant's creation to its acknowledgement).
 
 Requests without a policy are listed under (none); managed RoleBindings whose
 request no longer exists under (orphaned). Empty figures show as "-".`,
@@ -111,7 +113,11 @@ func (o *reportOptions) run(ctx context.Context, f clientFactory, streams generi
 	var bindings rbacv1.RoleBindingList
 	if err := c.List(ctx, &bindings, client.InNamespace(ns),
 		client.MatchingLabels{accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue}); err != nil {
-		return fmt.Errorf("listing RoleBindings managed by rolegate %s: %w", where, err)
+		if !apierrors.IsForbidden(err) {
+			return fmt.Errorf("listing RoleBindings managed by rolegate %s: %w", where, err)
+		}
+		// The shipped viewer role reads rolegate's objects, not RBAC.
+		fmt.Fprintf(streams.ErrOut, "Note: you may not list RoleBindings %s; OVERDUE and (orphaned) bindings are not counted\n", where)
 	}
 	policies, err := policyNames(ctx, c, ns, streams)
 	if err != nil {
@@ -120,8 +126,11 @@ func (o *reportOptions) run(ctx context.Context, f clientFactory, streams generi
 
 	rep := report.Build(requests.Items, bindings.Items, now, o.since, policies...)
 	rep.Namespace = ns
-	if o.output == outputJSON {
+	switch o.output {
+	case outputJSON:
 		return report.WriteJSON(streams.Out, rep)
+	case outputWide:
+		return report.WriteWideTable(streams.Out, rep)
 	}
 	return report.WriteTable(streams.Out, rep)
 }
@@ -143,7 +152,11 @@ func policyNames(ctx context.Context, c client.Reader, ns string, streams generi
 	if ns != "" {
 		var namespace corev1.Namespace
 		if err := c.Get(ctx, client.ObjectKey{Name: ns}, &namespace); err != nil {
-			if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
+			if apierrors.IsForbidden(err) {
+				fmt.Fprintf(streams.ErrOut, "Note: you may not read namespace %s; policies without requests are left out\n", ns)
+				return nil, nil
+			}
+			if apierrors.IsNotFound(err) {
 				return nil, nil
 			}
 			return nil, fmt.Errorf("reading namespace %s: %w", ns, err)

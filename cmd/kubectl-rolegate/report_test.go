@@ -122,14 +122,29 @@ func TestReportPrintsOneRowPerPolicyAndATotal(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Join([]string{
-		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED",
-		"payments   3          2          0        0           0         1           50%        0s             12m            2        1         1         2h               0             0",
-		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -                0             0",
-		"TOTAL      4          2          0        0           1         1           50%        0s             12m            2        1         1         2h               0             0",
+		"POLICY     REQUESTS   APPROVED   DENIED   PENDING   ACTIVE   OVERDUE   APPROVAL-P50   BREAK-GLASS   UNREVIEWED",
+		"payments   3          2          0        1         2        1         0s             0             0",
+		"(none)     1          0          0        0         0        0         -              0             0",
+		"TOTAL      4          2          0        1         2        1         0s             0             0",
 		"",
 	}, "\n")
 	if out != want {
 		t.Errorf("table:\n%s\nwant:\n%s", out, want)
+	}
+
+	out, _, err = runReport(t, &fakeFactory{c: fakeClient(), ns: "payments"}, "-o", "wide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = strings.Join([]string{
+		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED   BG-ACK-P50",
+		"payments   3          2          0        0           0         1           50%        0s             12m            2        1         1         2h               0             0            -",
+		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -                0             0            -",
+		"TOTAL      4          2          0        0           1         1           50%        0s             12m            2        1         1         2h               0             0            -",
+		"",
+	}, "\n")
+	if out != want {
+		t.Errorf("wide table:\n%s\nwant:\n%s", out, want)
 	}
 }
 
@@ -163,10 +178,10 @@ func TestReportListsUnreviewedBreakGlassBeforeTheTable(t *testing.T) {
 		"REQUEST           POLICY     SERVICEACCOUNT   ROLE               REQUESTER   TIER         GRANTED-AT             SINCE-GRANT",
 		"payments/hotfix   payments   payments/app     Role/db-migrator   carol       app-owners   2026-05-01T11:20:00Z   40m",
 		"",
-		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED",
-		"payments   4          3          0        0           0         1           50%        0s             12m            3        1         1         2h               1             1",
-		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -                0             0",
-		"TOTAL      5          3          0        0           1         1           50%        0s             12m            3        1         1         2h               1             1",
+		"POLICY     REQUESTS   APPROVED   DENIED   PENDING   ACTIVE   OVERDUE   APPROVAL-P50   BREAK-GLASS   UNREVIEWED",
+		"payments   4          3          0        1         3        1         0s             1             1",
+		"(none)     1          0          0        0         0        0         -              0             0",
+		"TOTAL      5          3          0        1         3        1         0s             1             1",
 		"",
 	}, "\n")
 	if out != want {
@@ -195,7 +210,7 @@ func TestReportRejectsUnsupportedOutput(t *testing.T) {
 	f := &fakeFactory{c: fakeClient(), ns: "payments"}
 	_, _, err := runReport(t, f, "-o", "yaml")
 	if err == nil || !strings.Contains(err.Error(), `unsupported output format "yaml"`) ||
-		!strings.Contains(err.Error(), "supported formats: table, json") {
+		!strings.Contains(err.Error(), "supported formats: table, wide, json") {
 		t.Fatalf("err = %v, want one naming yaml and the supported formats", err)
 	}
 	if f.called {

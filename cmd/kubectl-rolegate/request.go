@@ -30,6 +30,7 @@ type requestOptions struct {
 	extends   string
 	start     string
 	emergency bool
+	wait      waitFlag
 }
 
 func newRequestCmd(f clientFactory, streams genericiooptions.IOStreams) *cobra.Command {
@@ -79,6 +80,9 @@ or the namespace, the check is skipped with a note and the server decides.`,
 	fl.BoolVar(&o.emergency, "break-glass", false,
 		"ask for break-glass access (sets the tag type=break-glass): granted at once, reviewed afterwards")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "check the request (client-side and with a server-side dry run) without creating it")
+	fl.Var(&o.wait, "wait", "after creating the request, wait until it is granted (exit 0) or ends without access (exit 1); "+
+		"--wait=10m gives up after 10 minutes (exit 1)")
+	fl.Lookup("wait").NoOptDefVal = waitForever
 	_ = cmd.MarkFlagRequired("role")
 	_ = cmd.MarkFlagRequired("for")
 	return cmd
@@ -198,6 +202,9 @@ func (o *requestOptions) run(ctx context.Context, f clientFactory, streams gener
 	if err != nil {
 		return err
 	}
+	if o.wait.set && o.dryRun {
+		return fmt.Errorf("--wait cannot be combined with --dry-run: a dry run creates nothing to wait for")
+	}
 	c, err := f.Client()
 	if err != nil {
 		return err
@@ -231,6 +238,9 @@ func (o *requestOptions) run(ctx context.Context, f clientFactory, streams gener
 	fmt.Fprintf(streams.Out, "%s/%s created%s\n", requestResource, ar.Name, suffix)
 	if chk != nil && chk.Policy != nil {
 		fmt.Fprintln(streams.Out, decidedBy(chk.Policy, ar))
+	}
+	if o.wait.set && !o.dryRun {
+		return waitForRequest(ctx, c, streams, ar, o.wait.timeout)
 	}
 	return nil
 }

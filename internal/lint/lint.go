@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +105,12 @@ type Result struct {
 	Findings []Finding
 	// Requests is how many AccessRequests were checked.
 	Requests int
+	// Objects is how many rolegate objects (of any kind) were checked.
+	Objects int
 }
+
+// Warnings counts the findings that do not refuse a manifest.
+func (r Result) Warnings() int { return len(r.Findings) - r.Errors() }
 
 // Errors counts the findings that refuse a manifest.
 func (r Result) Errors() int {
@@ -123,9 +129,25 @@ type doc struct {
 	node       *yaml.Node // the object's mapping
 	apiVersion string
 	kind       string
+	// refused is set when the CRD's schema or CEL rules refuse the object:
+	// the API server stops there, so the policy checks do not run on it.
+	refused bool
 }
 
 func (d *doc) line(field string) int { return lineOf(d.node, field) }
+
+// describe is "NAME at FILE:LINE", or "at FILE:LINE" for an unnamed object.
+func (d *doc) describe() string {
+	where := fmt.Sprintf("at %s:%d", d.src.Path, d.node.Line)
+	for i := 0; i+1 < len(d.node.Content); i += 2 {
+		if d.node.Content[i].Value == "metadata" && d.node.Content[i+1].Kind == yaml.MappingNode {
+			if name := scalar(d.node.Content[i+1], "name"); name != "" {
+				return fmt.Sprintf("%q %s", name, where)
+			}
+		}
+	}
+	return where
+}
 
 func (d *doc) finding(sev Severity, reason, field, msg string) Finding {
 	return Finding{File: d.src.Path, Line: d.line(field), Field: field, Message: msg, Reason: reason, Severity: sev}
@@ -146,8 +168,12 @@ func Lint(sources []Source, o Options) Result {
 	}
 
 	l := linter{o: o, nsLabels: map[string]map[string]string{}, clusterRoles: map[string]*roleDoc{}}
+	res.Findings = append(res.Findings, l.validateSchemas(docs, &res.Objects)...)
 	policyAt := map[string]*doc{}
 	for _, d := range docs {
+		if d.refused {
+			continue
+		}
 		switch {
 		case d.apiVersion == rbacv1.SchemeGroupVersion.String() && (d.kind == kindRole || d.kind == kindClusterRole):
 			if r := readRole(d); r != nil && d.kind == kindRole {
@@ -166,6 +192,7 @@ func Lint(sources []Source, o Options) Result {
 			var p accessv1alpha1.ApprovalPolicy
 			if err := decode(d, &p, true); err != nil {
 				res.Findings = append(res.Findings, d.finding(Error, ReasonInvalidObject, "", err.Error()))
+				l.refusedPolicies = append(l.refusedPolicies, d.describe())
 				continue
 			}
 			if prev, ok := policyAt[p.Name]; ok {
@@ -190,9 +217,14 @@ func Lint(sources []Source, o Options) Result {
 		if d.apiVersion != accessv1alpha1.GroupVersion.String() {
 			continue
 		}
+		if d.kind == "AccessRequest" {
+			res.Requests++
+		}
+		if d.refused {
+			continue
+		}
 		switch d.kind {
 		case "AccessRequest":
-			res.Requests++
 			res.Findings = append(res.Findings, l.request(d)...)
 		case "AccessDecision":
 			res.Findings = append(res.Findings, l.decision(d)...)
@@ -211,11 +243,35 @@ func Lint(sources []Source, o Options) Result {
 	return res
 }
 
+// validateSchemas validates every rolegate object against its CRD, as the
+// API server does before any webhook runs, marks the refused ones, and
+// counts the objects.
+func (l *linter) validateSchemas(docs []*doc, objects *int) []Finding {
+	var out []Finding
+	for _, d := range docs {
+		if !strings.HasPrefix(d.apiVersion, accessv1alpha1.GroupVersion.Group+"/") {
+			continue
+		}
+		fs, _ := schemaFindings(d)
+		out = append(out, fs...)
+		d.refused = len(fs) > 0
+		*objects++
+		if d.refused && d.kind == "ApprovalPolicy" {
+			l.refusedPolicies = append(l.refusedPolicies, d.describe())
+		}
+	}
+	return out
+}
+
 type linter struct {
-	o        Options
-	nsLabels map[string]map[string]string
-	policies []accessv1alpha1.ApprovalPolicy
-	policyAt map[string]*doc
+	o Options
+	// refusedPolicies name the ApprovalPolicies among the inputs that the
+	// API server would refuse ("name at file:line"): requests cannot be
+	// checked against them.
+	refusedPolicies []string
+	nsLabels        map[string]map[string]string
+	policies        []accessv1alpha1.ApprovalPolicy
+	policyAt        map[string]*doc
 	// roles are the Roles among the inputs, in order; clusterRoles the
 	// ClusterRoles by name (a later definition replaces an earlier one).
 	roles        []*roleDoc
@@ -386,6 +442,11 @@ func (l *linter) request(d *doc) []Finding {
 			"not set, so kubectl would use the current context's namespace and the governing ApprovalPolicy "+
 				"cannot be told offline; set metadata.namespace"))
 	}
+	if len(l.policies) == 0 && len(l.refusedPolicies) > 0 {
+		return append(out, d.finding(Warning, ReasonUnknownPolicy, "spec", fmt.Sprintf(
+			"cannot be checked offline: ApprovalPolicy %s is refused (see its errors); fix it and lint again",
+			strings.Join(l.refusedPolicies, ", "))))
+	}
 	if len(l.policies) == 0 {
 		return append(out, d.finding(Warning, ReasonUnknownPolicy, "spec",
 			"no ApprovalPolicy found in the linted paths, so this request cannot be checked offline; lint the directory with the policies too"))
@@ -479,12 +540,19 @@ func parse(src *Source) ([]*doc, []Finding) {
 			return docs, nil
 		}
 		if err != nil {
+			// kubectl apply would refuse the whole file: an error, at the
+			// line the parser names.
 			line := 1
 			if len(docs) > 0 {
 				line = docs[len(docs)-1].node.Line
 			}
-			return docs, []Finding{{File: src.Path, Line: line, Reason: ReasonInvalidYAML, Severity: Warning,
-				Message: "not valid YAML, skipped: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				line, _ = strconv.Atoi(m[1])
+				msg = strings.TrimPrefix(msg, m[0])
+			}
+			return docs, []Finding{{File: src.Path, Line: line, Reason: ReasonInvalidYAML, Severity: Error,
+				Message: "not valid YAML: " + msg}}
 		}
 		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
 			continue
@@ -497,6 +565,9 @@ func parse(src *Source) ([]*doc, []Finding) {
 		docs = append(docs, d)
 	}
 }
+
+// yamlLine is the "line N: " a YAML parse error starts with.
+var yamlLine = regexp.MustCompile(`^line (\d+): `)
 
 // decode converts the object as kubectl would (YAML to JSON to the Go
 // type); strict also refuses unknown fields, as kubectl's default

@@ -161,11 +161,13 @@ func TestLintBytes(t *testing.T) {
 		line   int
 		sev    Severity
 	}{
-		{"warns about a file that is not YAML", "a: [\n", ReasonInvalidYAML, 1, Warning},
+		{"refuses a file that is not YAML, at the line the parser names", "a: 1\nb: [\n", ReasonInvalidYAML, 2, Error},
 		{"refuses an unknown field", "apiVersion: access.rolegate.dev/v1alpha1\nkind: AccessRequest\nmetadata: {name: x, namespace: y}\n" +
-			"spec:\n  durration: 1h\n", ReasonInvalidObject, 1, Error},
-		{"refuses an unreadable duration", "apiVersion: access.rolegate.dev/v1alpha1\nkind: AccessRequest\nmetadata: {name: x}\n" +
-			"spec:\n  duration: forever\n", ReasonInvalidObject, 1, Error},
+			"spec:\n  serviceAccount: {name: sa}\n  roleRef: {kind: ClusterRole, name: view}\n  duration: 1h\n  durration: 1h\n",
+			ReasonSchema, 8, Error},
+		{"refuses an unreadable duration once", "apiVersion: access.rolegate.dev/v1alpha1\nkind: AccessRequest\nmetadata: {name: x}\n" +
+			"spec:\n  serviceAccount: {name: sa}\n  roleRef: {kind: ClusterRole, name: view}\n  duration: forever\n",
+			ReasonSchema, 7, Error},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,5 +360,27 @@ func TestLintPersistenceRiskOfARoleWithoutNamespace(t *testing.T) {
 		{Path: "ns.yaml", Data: []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {team: a}}\n")}}, Options{})
 	if r.Errors() != 1 || !strings.Contains(r.Findings[0].Message, "Role/binder in namespace a (role.yaml:1)") {
 		t.Errorf("findings = %q, want one error for the Role in namespace a", lines(r))
+	}
+}
+
+// A policy the API server would refuse is reported, and the requests it
+// would govern say why they cannot be checked, instead of "no policy found".
+func TestLintRequestUnderARefusedPolicy(t *testing.T) {
+	policy := "apiVersion: access.rolegate.dev/v1alpha1\nkind: ApprovalPolicy\nmetadata: {name: broken}\nspec:\n" +
+		"  namespaceSelector: {}\n  entitlements:\n  - roleRef: {kind: ClusterRole, name: view}\n    maxDuration: 1d\n" +
+		"    autoApprove: true\n"
+	request := "apiVersion: access.rolegate.dev/v1alpha1\nkind: AccessRequest\nmetadata: {name: r, namespace: payments}\n" +
+		"spec:\n  serviceAccount: {name: sa}\n  roleRef: {kind: ClusterRole, name: view}\n  duration: 1h\n  justification: x\n"
+	r := Lint([]Source{{Path: "policy.yaml", Data: []byte(policy)}, {Path: "request.yaml", Data: []byte(request)}}, Options{})
+	got := lines(r)
+	want := []string{
+		`policy.yaml:8: spec.entitlements[0].maxDuration: Invalid value: "1d": spec.entitlements[0].maxDuration in body should match '^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$'`,
+		`request.yaml:4: warning: spec: cannot be checked offline: ApprovalPolicy "broken" at policy.yaml:1 is refused (see its errors); fix it and lint again`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if r.Errors() != 1 || r.Warnings() != 1 || r.Objects != 2 {
+		t.Errorf("errors %d warnings %d objects %d, want 1, 1, 2", r.Errors(), r.Warnings(), r.Objects)
 	}
 }

@@ -6,21 +6,32 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 )
 
-// Columns are the table's headers, in order.
+// colPolicy heads the column that names the policy.
+const colPolicy = "POLICY"
+
+// Columns are the wide table's headers, in order.
 var Columns = []string{
-	"POLICY", "REQUESTS", "APPROVED", "DENIED", "TIMED-OUT", "INVALID", "ESCALATED", "ESC-RATE",
+	colPolicy, "REQUESTS", "APPROVED", "DENIED", "TIMED-OUT", "INVALID", "ESCALATED", "ESC-RATE",
 	"APPROVAL-P50", "APPROVAL-P95", "ACTIVE", "OVERDUE", "PENDING", "OLDEST-PENDING", "BREAK-GLASS", "UNREVIEWED",
+	"BG-ACK-P50",
+}
+
+// DefaultColumns are the headers of the default table, a subset of Columns
+// that fits 120 columns; WriteWideTable prints them all.
+var DefaultColumns = []string{
+	colPolicy, "REQUESTS", "APPROVED", "DENIED", "PENDING", "ACTIVE", "OVERDUE", "APPROVAL-P50", "BREAK-GLASS", "UNREVIEWED",
 }
 
 // BreakGlassColumns are the headers of the list of unreviewed break-glass
 // grants, in order.
 var BreakGlassColumns = []string{
-	"REQUEST", "POLICY", "SERVICEACCOUNT", "ROLE", "REQUESTER", "TIER", "GRANTED-AT", "SINCE-GRANT",
+	"REQUEST", colPolicy, "SERVICEACCOUNT", "ROLE", "REQUESTER", "TIER", "GRANTED-AT", "SINCE-GRANT",
 }
 
 // empty is how a figure with nothing to measure is shown.
@@ -29,7 +40,12 @@ const empty = "-"
 // WriteTable prints the report as a kubectl-style table: one row per
 // policy and a TOTAL row. Break-glass grants that await review come first,
 // one line each, so that nobody reading the report can miss them.
-func WriteTable(w io.Writer, r Report) error {
+func WriteTable(w io.Writer, r Report) error { return writeTable(w, r, DefaultColumns) }
+
+// WriteWideTable is WriteTable with every column of Columns.
+func WriteWideTable(w io.Writer, r Report) error { return writeTable(w, r, Columns) }
+
+func writeTable(w io.Writer, r Report, columns []string) error {
 	// The same settings as kubectl's printers.GetNewTabWriter. A line
 	// without tabs ends a block of aligned columns, so the list and the
 	// table are aligned separately.
@@ -44,12 +60,20 @@ func WriteTable(w io.Writer, r Report) error {
 		}
 		fmt.Fprintln(tw)
 	}
-	fmt.Fprintln(tw, strings.Join(Columns, "\t"))
-	for _, row := range r.Policies {
-		fmt.Fprintln(tw, strings.Join(cells(row), "\t"))
+	fmt.Fprintln(tw, strings.Join(columns, "\t"))
+	for _, row := range append(slices.Clone(r.Policies), r.Total) {
+		fmt.Fprintln(tw, strings.Join(pick(cells(row), columns), "\t"))
 	}
-	fmt.Fprintln(tw, strings.Join(cells(r.Total), "\t"))
 	return tw.Flush()
+}
+
+// pick are the cells (in Columns order) of the named columns.
+func pick(all []string, columns []string) []string {
+	out := make([]string, 0, len(columns))
+	for _, c := range columns {
+		out = append(out, all[slices.Index(Columns, c)])
+	}
+	return out
 }
 
 func cells(r Row) []string {
@@ -60,6 +84,7 @@ func cells(r Row) []string {
 		seconds(r.TimeToApprovalP50Seconds), seconds(r.TimeToApprovalP95Seconds),
 		fmt.Sprint(r.ActiveGrants), fmt.Sprint(r.OverdueGrants), fmt.Sprint(r.Pending),
 		seconds(r.OldestPendingSeconds), fmt.Sprint(r.BreakGlass), fmt.Sprint(r.UnreviewedBreakGlass),
+		seconds(r.BreakGlassAckP50Seconds),
 	}
 }
 

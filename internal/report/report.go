@@ -138,7 +138,11 @@ type Row struct {
 	Pending                  int      `json:"pending"`
 	OldestPendingSeconds     *float64 `json:"oldestPendingSeconds"`
 	// BreakGlass counts break-glass grants among the requests in the window.
-	BreakGlass int `json:"breakGlass"`
+	// They are granted without approval, so they are left out of the time to
+	// approval; their time from creation to acknowledgement is
+	// BreakGlassAckP50Seconds (nearest rank, acknowledged grants only).
+	BreakGlass              int      `json:"breakGlass"`
+	BreakGlassAckP50Seconds *float64 `json:"breakGlassAckP50Seconds"`
 	// UnreviewedBreakGlass counts break-glass grants awaiting review now.
 	UnreviewedBreakGlass int `json:"unreviewedBreakGlass"`
 }
@@ -147,6 +151,7 @@ type Row struct {
 type acc struct {
 	Row
 	approvals []time.Duration
+	acks      []time.Duration
 	oldest    time.Duration
 	hasOldest bool
 }
@@ -210,10 +215,11 @@ func (a *acc) countRequest(r *accessv1alpha1.AccessRequest) {
 	a.Requests++
 	conds := r.Status.Conditions
 	approved := meta.FindStatusCondition(conds, accessv1alpha1.ConditionApproved)
+	breakGlass := meta.IsStatusConditionTrue(conds, accessv1alpha1.ConditionBreakGlass)
 	switch {
 	case (approved != nil && approved.Status == metav1.ConditionTrue) || r.Status.GrantedAt != nil:
 		a.Approved++
-		if d, ok := timeToApproval(r, approved); ok {
+		if d, ok := timeToApproval(r, approved); ok && !breakGlass {
 			a.approvals = append(a.approvals, d)
 		}
 	case approved != nil && approved.Reason == accessv1alpha1.ReasonDenied:
@@ -231,9 +237,27 @@ func (a *acc) countRequest(r *accessv1alpha1.AccessRequest) {
 			a.Escalated++
 		}
 	}
-	if meta.IsStatusConditionTrue(conds, accessv1alpha1.ConditionBreakGlass) {
+	if breakGlass {
 		a.BreakGlass++
+		if d, ok := timeToAcknowledge(r); ok {
+			a.acks = append(a.acks, d)
+		}
 	}
+}
+
+// timeToAcknowledge is how long after its creation a break-glass grant
+// was acknowledged: the first Acknowledge record in status.approvals.
+func timeToAcknowledge(r *accessv1alpha1.AccessRequest) (time.Duration, bool) {
+	var first time.Time
+	for _, rec := range r.Status.Approvals {
+		if rec.Decision == accessv1alpha1.DecisionAcknowledge && (first.IsZero() || rec.Time.Before(&metav1.Time{Time: first})) {
+			first = rec.Time.Time
+		}
+	}
+	if first.IsZero() {
+		return 0, false
+	}
+	return max(first.Sub(r.CreationTimestamp.Time), 0), true
 }
 
 // addSummary adds the figures that describe now, whatever the window:
@@ -304,6 +328,7 @@ func (t *acc) add(a *acc) {
 	t.BreakGlass += a.BreakGlass
 	t.UnreviewedBreakGlass += a.UnreviewedBreakGlass
 	t.approvals = append(t.approvals, a.approvals...)
+	t.acks = append(t.acks, a.acks...)
 	if a.hasOldest {
 		t.oldest, t.hasOldest = max(t.oldest, a.oldest), true
 	}
@@ -322,6 +347,9 @@ func (a *acc) finish() Row {
 	}
 	if a.hasOldest {
 		r.OldestPendingSeconds = ptr(a.oldest.Seconds())
+	}
+	if p, ok := Percentile(a.acks, 50); ok {
+		r.BreakGlassAckP50Seconds = ptr(p.Seconds())
 	}
 	return r
 }

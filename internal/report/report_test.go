@@ -522,15 +522,52 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Join([]string{
-		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED",
-		"ledger     0          0          0        0           0         0           -          -              -              0        0         0         -                0             0",
-		"payments   3          2          0        0           0         1           50%        0s             12m            2        1         1         2h               0             0",
-		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -                0             0",
-		"TOTAL      4          2          0        0           1         1           50%        0s             12m            2        1         1         2h               0             0",
+		"POLICY     REQUESTS   APPROVED   DENIED   PENDING   ACTIVE   OVERDUE   APPROVAL-P50   BREAK-GLASS   UNREVIEWED",
+		"ledger     0          0          0        0         0        0         -              0             0",
+		"payments   3          2          0        1         2        1         0s             0             0",
+		"(none)     1          0          0        0         0        0         -              0             0",
+		"TOTAL      4          2          0        1         2        1         0s             0             0",
 		"",
 	}, "\n")
 	if got := b.String(); got != want {
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if len(line) > 120 {
+			t.Errorf("default table wider than 120 columns: %q", line)
+		}
+	}
+}
+
+func TestWriteWideTable(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteWideTable(&b, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED   BG-ACK-P50",
+		"ledger     0          0          0        0           0         0           -          -              -              0        0         0         -                0             0            -",
+		"payments   3          2          0        0           0         1           50%        0s             12m            2        1         1         2h               0             0            -",
+		"(none)     1          0          0        0           1         0           -          -              -              0        0         0         -                0             0            -",
+		"TOTAL      4          2          0        0           1         1           50%        0s             12m            2        1         1         2h               0             0            -",
+		"",
+	}, "\n")
+	if got := b.String(); got != want {
+		t.Errorf("table:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// Break-glass grants have no approval: they stay out of the time to
+// approval, and their time to acknowledgement is reported on its own.
+func TestBreakGlassLatencyIsSeparate(t *testing.T) {
+	r := Build([]accessv1alpha1.AccessRequest{
+		req("slow", "payments", 5*time.Hour, approvedAfter(40*time.Minute), granted),
+		req("hotfix", "payments", 5*time.Hour, breakGlass, approvedAfter(time.Minute), acknowledgedAfter(2*time.Hour)),
+		req("hotfix-2", "payments", 5*time.Hour, breakGlass, acknowledgedAfter(time.Hour)),
+	}, nil, now, month)
+	got := rowCells(t, r, "payments")
+	if got["APPROVAL-P50"] != "40m" || got["APPROVAL-P95"] != "40m" || got["BG-ACK-P50"] != "1h" || got["BREAK-GLASS"] != "2" {
+		t.Errorf("row = %v, want approval 40m (break-glass left out), BG-ACK-P50 1h, 2 break-glass", got)
 	}
 }
 
@@ -546,9 +583,9 @@ func TestWriteTableListsUnreviewedBreakGlassFirst(t *testing.T) {
 		"payments/hotfix     payments   payments/ledger-migrator   Role/db-migrator   alice       app-owners   2026-05-01T10:30:00Z   1h30m",
 		"payments/hotfix-2   payments   payments/ledger-migrator   Role/db-migrator   alice       app-owners   2026-05-01T11:40:00Z   20m",
 		"",
-		"POLICY     REQUESTS   APPROVED   DENIED   TIMED-OUT   INVALID   ESCALATED   ESC-RATE   APPROVAL-P50   APPROVAL-P95   ACTIVE   OVERDUE   PENDING   OLDEST-PENDING   BREAK-GLASS   UNREVIEWED",
-		"payments   4          4          0        0           0         0           -          0s             0s             4        0         0         -                3             2",
-		"TOTAL      4          4          0        0           0         0           -          0s             0s             4        0         0         -                3             2",
+		"POLICY     REQUESTS   APPROVED   DENIED   PENDING   ACTIVE   OVERDUE   APPROVAL-P50   BREAK-GLASS   UNREVIEWED",
+		"payments   4          4          0        0         4        0         0s             3             2",
+		"TOTAL      4          4          0        0         4        0         0s             3             2",
 		"",
 	}, "\n")
 	if got := b.String(); got != want {
