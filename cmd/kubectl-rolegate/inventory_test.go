@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"rolegate.dev/rolegate/internal/inventory"
+)
+
+// standingObjects: payments-api may read Secrets cluster-wide and a pod
+// runs as it; a RoleBinding names payments/old-job, which is gone.
+func standingObjects() []client.Object {
+	return []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: "payments-api"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ledger", Name: "ledger-api"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: "api-1"},
+			Spec: corev1.PodSpec{ServiceAccountName: "payments-api"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "secret-reader"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list"}}}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "payments-secrets", Labels: map[string]string{"app.kubernetes.io/managed-by": "Helm"}},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "secret-reader"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "payments", Name: "payments-api"}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: "old-job-edit"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "payments", Name: "old-job"}}},
+	}
+}
+
+func TestInventoryJSON(t *testing.T) {
+	out, _, err := runCLI(t, fakeCluster(append(cliObjects(), standingObjects()...)...).Build(), "inventory", "-o", "json", "--fail-on", "critical")
+	if err != nil {
+		t.Fatalf("inventory --fail-on critical: %v", err)
+	}
+	var rep inventory.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("output is not the inventory JSON: %v\n%s", err, out)
+	}
+	// -n payments limits the inventory to payments.
+	if len(rep.ServiceAccounts) != 2 || rep.ServiceAccounts[0].Name != "payments-api" || rep.ServiceAccounts[0].Severity != "high" {
+		t.Fatalf("serviceAccounts = %+v, want payments-api (high) then old-job", rep.ServiceAccounts)
+	}
+	if b := rep.ServiceAccounts[0].Bindings[0]; b.Name != "payments-secrets" || b.Provenance != inventory.ProvenanceHelm {
+		t.Errorf("binding = %+v, want the Helm ClusterRoleBinding", b)
+	}
+	if len(rep.DanglingBindings) != 1 || rep.DanglingBindings[0].ServiceAccount != "payments/old-job" {
+		t.Errorf("danglingBindings = %+v", rep.DanglingBindings)
+	}
+}
+
+func TestInventoryTableAndFailOn(t *testing.T) {
+	c := fakeCluster(append(cliObjects(), standingObjects()...)...).Build()
+	out, _, err := runCLI(t, c, "inventory", "--fail-on", "high")
+	if err == nil || !strings.Contains(err.Error(), "1 service account(s) hold standing access of severity high") {
+		t.Errorf("--fail-on high: err = %v, want a failure naming one account", err)
+	}
+	for _, want := range []string{"high", "payments/payments-api", "secret-read", "ClusterRoleBinding payments-secrets", "helm",
+		"DANGLING BINDINGS", "payments/old-job"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) > 120 {
+			t.Errorf("line wider than 120 columns (%d): %q", len(line), line)
+		}
+	}
+	if _, _, err := runCLI(t, c, "inventory", "--fail-on", "severe"); err == nil || !strings.Contains(err.Error(), "--fail-on") {
+		t.Errorf("--fail-on severe: err = %v, want it to name the flag", err)
+	}
+}
+
+func TestInventoryReportsWhatItCouldNotRead(t *testing.T) {
+	c := fakeCluster(append(cliObjects(), standingObjects()...)...).WithInterceptorFuncs(interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*rbacv1.ClusterRoleBindingList); ok {
+				return apierrors.NewForbidden(schema.GroupResource{Group: rbacv1.GroupName, Resource: "clusterrolebindings"}, "", errForbidden)
+			}
+			return c.List(ctx, list, opts...)
+		},
+	}).Build()
+	out, _, err := runCLI(t, c, "inventory", "--fail-on", "critical")
+	if !strings.HasPrefix(out, "INCOMPLETE") || !strings.Contains(out, "clusterrolebindings cluster-wide") {
+		t.Errorf("table does not say what it could not read:\n%s", out)
+	}
+	if err == nil || !strings.Contains(err.Error(), "incomplete") {
+		t.Errorf("--fail-on with an unreadable list: err = %v, want a failure", err)
+	}
+}
