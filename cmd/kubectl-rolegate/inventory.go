@@ -103,7 +103,7 @@ func (o *inventoryOptions) run(ctx context.Context, f clientFactory, streams gen
 	if err != nil {
 		return err
 	}
-	in, err := source.Read(ctx, c, ns, o.pageSze)
+	in, err := source.Read(ctx, c, ns, source.Options{PageSize: o.pageSze})
 	if err != nil {
 		return err
 	}

@@ -530,3 +530,29 @@ func mountsToken(p *corev1.Pod, saAutomountOff bool) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// BindingsBySeverity counts the distinct bindings that apply to a service
+// account, each under the most severe of its severities for the accounts
+// it applies to; every severity is present, zero when no binding has it.
+// Dangling bindings count too: they are standing access waiting for an
+// account.
+func (r *Report) BindingsBySeverity() map[policy.Severity]int {
+	worst := map[string]policy.Severity{}
+	for i := range r.ServiceAccounts {
+		for j := range r.ServiceAccounts[i].Bindings {
+			b := &r.ServiceAccounts[i].Bindings[j]
+			key := b.BindingKey()
+			if s, ok := worst[key]; !ok || b.Severity.Rank() > s.Rank() {
+				worst[key] = b.Severity
+			}
+		}
+	}
+	out := make(map[policy.Severity]int, len(policy.Severities))
+	for _, s := range policy.Severities {
+		out[s] = 0
+	}
+	for _, s := range worst {
+		out[s]++
+	}
+	return out
+}

@@ -19,12 +19,26 @@ import (
 // DefaultPageSize is how many objects one list call asks for.
 const DefaultPageSize = 500
 
+// Options tune Read.
+type Options struct {
+	// PageSize is how many objects one list call asks for; 0 means
+	// DefaultPageSize.
+	PageSize int64
+	// SkipSecrets leaves Secrets unread and records them as unreadable
+	// with this reason, so that exposure through legacy token Secrets is
+	// judged unknown (exposed), never absent. RBAC cannot grant a
+	// metadata-only list: whoever may list Secrets' metadata may read their
+	// data, which the manager should not hold cluster-wide.
+	SkipSecrets string
+}
+
 // Read lists service accounts, Roles, RoleBindings, pods and Secrets (their
 // metadata only: the inventory never reads a Secret's data) in namespace, or
 // in every namespace when it is "", and ClusterRoles and
 // ClusterRoleBindings cluster-wide. A list the API server forbids is
 // recorded in Input.Unreadable; any other error is returned.
-func Read(ctx context.Context, c client.Reader, namespace string, pageSize int64) (*inventory.Input, error) {
+func Read(ctx context.Context, c client.Reader, namespace string, o Options) (*inventory.Input, error) {
+	pageSize := o.PageSize
 	if pageSize <= 0 {
 		pageSize = DefaultPageSize
 	}
@@ -56,6 +70,20 @@ func Read(ctx context.Context, c client.Reader, namespace string, pageSize int64
 			})
 		}
 	})
+	if o.SkipSecrets != "" {
+		in.Unreadable = append(in.Unreadable, inventory.Unreadable{Resource: inventory.ResourceSecrets, Namespace: namespace, Reason: o.SkipSecrets})
+	} else {
+		r.secrets(namespace)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return in, nil
+}
+
+// secrets lists the metadata of Secrets and keeps the legacy token ones.
+func (r *reader) secrets(namespace string) {
+	in := r.in
 	secrets := &metav1.PartialObjectMetadataList{}
 	secrets.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
 	r.list(inventory.ResourceSecrets, namespace, secrets, func() {
@@ -70,10 +98,6 @@ func Read(ctx context.Context, c client.Reader, namespace string, pageSize int64
 			}})
 		}
 	})
-	if r.err != nil {
-		return nil, r.err
-	}
-	return in, nil
 }
 
 // tokenVolumes keeps the projected volumes that mount a service account token.
