@@ -86,7 +86,7 @@ reaches the same cluster as the same user (including --as impersonation).`,
 		newExplainCmd(f, streams, o.now),
 		newGetCmd(f, streams, o.now),
 		newReportCmd(f, streams, o.now),
-		newInventoryCmd(f, streams),
+		newInventoryCmd(f, streams), newConvertCmd(f, streams),
 		newLintCmd(streams),
 		newVersionCmd(streams),
 	)
