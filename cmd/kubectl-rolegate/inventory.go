@@ -10,10 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"rolegate.dev/rolegate/internal/inventory"
 	"rolegate.dev/rolegate/internal/inventory/source"
 	"rolegate.dev/rolegate/internal/policy"
+	"rolegate.dev/rolegate/internal/report"
 )
 
 var inventoryFormats = []string{outputTable, outputJSON, outputYAML}
@@ -245,4 +247,18 @@ func capsCell(caps []policy.Capability, width int) string {
 		out = next
 	}
 	return out
+}
+
+// standingAccess is the standing-access section of `report`, read as the
+// user: what the user may not list is reported as unreadable.
+func standingAccess(ctx context.Context, c client.Reader, ns string) (*report.StandingAccess, error) {
+	in, err := source.Read(ctx, c, ns, source.Options{})
+	if err != nil {
+		return nil, err
+	}
+	rep, err := inventory.Build(in, inventory.Options{Namespace: ns})
+	if err != nil {
+		return nil, err
+	}
+	return report.Standing(rep), nil
 }

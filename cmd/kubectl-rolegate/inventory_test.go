@@ -96,3 +96,49 @@ func TestInventoryReportsWhatItCouldNotRead(t *testing.T) {
 		t.Errorf("--fail-on with an unreadable list: err = %v, want a failure", err)
 	}
 }
+
+func TestReportShowsStandingAccess(t *testing.T) {
+	c := fakeCluster(append(cliObjects(), standingObjects()...)...).Build()
+	out, _, err := runCLI(t, c, "report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"STANDING SERVICE-ACCOUNT ACCESS", "high       1          1", "DANGLING: 1 binding(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestConvert(t *testing.T) {
+	c := fakeCluster(append(cliObjects(), standingObjects()...)...).Build()
+	out, _, err := runCLI(t, c, "convert", "--serviceaccount", "payments/payments-api", "--approver", "Group:platform-owners")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kind: ApprovalPolicy", "name: standing-payments-payments-api", "kind: AccessRequest",
+		"name: secret-reader", "# NOTE: ClusterRoleBinding payments-secrets grants ClusterRole/secret-reader in every namespace"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("convert output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, err = runCLI(t, c, "convert", "--binding", "RoleBinding/payments/old-job-edit", "--approver", "User:alice")
+	if err != nil || !strings.Contains(out, "serviceAccount:\n    name: old-job") {
+		t.Errorf("convert --binding: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"convert", "--approver", "User:alice"}, "exactly one of --serviceaccount"},
+		{[]string{"convert", "--serviceaccount", "payments-api", "--approver", "User:alice"}, "want NAMESPACE/NAME"},
+		{[]string{"convert", "--serviceaccount", "payments/payments-api"}, "--approver"},
+		{[]string{"convert", "--serviceaccount", "payments/payments-api", "--approver", "Team:x"}, "kind must be User, Group or ServiceAccount"},
+		{[]string{"convert", "--binding", "RoleBinding/x", "--approver", "User:alice"}, "RoleBinding/NAMESPACE/NAME"},
+		{[]string{"convert", "--serviceaccount", "payments/nobody", "--approver", "User:alice"}, "not found"},
+	} {
+		if _, _, err := runCLI(t, c, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -120,10 +120,16 @@ func (o *reportOptions) run(ctx context.Context, f clientFactory, streams generi
 
 	rep := report.Build(requests.Items, bindings.Items, now, o.since, policies...)
 	rep.Namespace = ns
+	if rep.StandingAccess, err = standingAccess(ctx, c, ns); err != nil {
+		return err
+	}
 	if o.output == outputJSON {
 		return report.WriteJSON(streams.Out, rep)
 	}
-	return report.WriteTable(streams.Out, rep)
+	if err := report.WriteTable(streams.Out, rep); err != nil {
+		return err
+	}
+	return report.WriteStandingTable(streams.Out, rep.StandingAccess)
 }
 
 // policyNames are the ApprovalPolicies to list even without requests: all
