@@ -54,7 +54,8 @@ period, then delete it (docs/inventory.md).`,
 	fl := cmd.Flags()
 	fl.StringVar(&o.serviceAccount, "serviceaccount", "", "the service account to convert, NAMESPACE/NAME")
 	fl.StringVar(&o.binding, "binding", "", "the binding to convert: RoleBinding/NAMESPACE/NAME or ClusterRoleBinding/NAME")
-	fl.StringArrayVar(&o.approvers, "approver", nil, "who approves the requests, KIND:NAME (User:alice, Group:owners, ServiceAccount:ns/name); repeatable")
+	fl.StringArrayVar(&o.approvers, "approver", nil,
+		"who approves the requests, KIND:NAME (User:alice, Group:owners, ServiceAccount:ns/name); repeatable")
 	fl.StringArrayVar(&o.requesters, "requester", nil, "who may request the access, KIND:NAME; repeatable")
 	fl.StringVar(&o.policyName, "policy-name", "", "name of the ApprovalPolicy (default standing-NAMESPACE-NAME)")
 	fl.DurationVar(&o.duration, "duration", o.duration, "duration of each AccessRequest")
@@ -85,9 +86,44 @@ func parseSubjects(flag string, values []string) ([]accessv1alpha1.Subject, erro
 	return out, nil
 }
 
-func (o *convertOptions) run(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams) error {
+// target parses --serviceaccount or --binding: the service account, or
+// the binding as inventory.Binding.BindingKey names it.
+func (o *convertOptions) target() (saNS, saName, bindingKey string, err error) {
 	if (o.serviceAccount == "") == (o.binding == "") {
-		return fmt.Errorf("give exactly one of --serviceaccount NAMESPACE/NAME and --binding KIND/[NAMESPACE/]NAME")
+		return "", "", "", fmt.Errorf("give exactly one of --serviceaccount NAMESPACE/NAME and --binding KIND/[NAMESPACE/]NAME")
+	}
+	if o.serviceAccount != "" {
+		var ok bool
+		if saNS, saName, ok = strings.Cut(o.serviceAccount, "/"); !ok || saNS == "" || saName == "" {
+			return "", "", "", fmt.Errorf("--serviceaccount %q: want NAMESPACE/NAME", o.serviceAccount)
+		}
+		return saNS, saName, "", nil
+	}
+	parts := strings.Split(o.binding, "/")
+	switch {
+	case len(parts) == 3 && parts[0] == "RoleBinding":
+		return "", "", "RoleBinding " + parts[1] + "/" + parts[2], nil
+	case len(parts) == 2 && parts[0] == "ClusterRoleBinding":
+		return "", "", "ClusterRoleBinding " + parts[1], nil
+	}
+	return "", "", "", fmt.Errorf("--binding %q: want RoleBinding/NAMESPACE/NAME or ClusterRoleBinding/NAME", o.binding)
+}
+
+// directBinding is the binding named bindingKey when it names the service
+// account directly (not through a group).
+func directBinding(a *inventory.ServiceAccount, bindingKey string) (inventory.Binding, bool) {
+	for _, b := range a.Bindings {
+		if b.BindingKey() == bindingKey && (b.Via == "ServiceAccount" || strings.HasPrefix(b.Via, "User ")) {
+			return b, true
+		}
+	}
+	return inventory.Binding{}, false
+}
+
+func (o *convertOptions) run(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams) error {
+	saNS, saName, bindingKey, err := o.target()
+	if err != nil {
+		return err
 	}
 	approvers, err := parseSubjects("approver", o.approvers)
 	if err != nil {
@@ -96,24 +132,6 @@ func (o *convertOptions) run(ctx context.Context, f clientFactory, streams gener
 	requesters, err := parseSubjects("requester", o.requesters)
 	if err != nil {
 		return err
-	}
-	var bindingKey string
-	var saNS, saName string
-	if o.serviceAccount != "" {
-		var ok bool
-		if saNS, saName, ok = strings.Cut(o.serviceAccount, "/"); !ok || saNS == "" || saName == "" {
-			return fmt.Errorf("--serviceaccount %q: want NAMESPACE/NAME", o.serviceAccount)
-		}
-	} else {
-		parts := strings.Split(o.binding, "/")
-		switch {
-		case len(parts) == 3 && parts[0] == "RoleBinding":
-			bindingKey = "RoleBinding " + parts[1] + "/" + parts[2]
-		case len(parts) == 2 && parts[0] == "ClusterRoleBinding":
-			bindingKey = "ClusterRoleBinding " + parts[1]
-		default:
-			return fmt.Errorf("--binding %q: want RoleBinding/NAMESPACE/NAME or ClusterRoleBinding/NAME", o.binding)
-		}
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -140,16 +158,14 @@ func (o *convertOptions) run(ctx context.Context, f clientFactory, streams gener
 	found := false
 	for i := range rep.ServiceAccounts {
 		a := &rep.ServiceAccounts[i]
-		if saName != "" && (a.Namespace != saNS || a.Name != saName) {
-			continue
-		}
-		var bindings []inventory.Binding
-		for _, b := range a.Bindings {
-			if bindingKey == "" || b.BindingKey() == bindingKey {
-				bindings = append(bindings, b)
+		bindings := a.Bindings
+		if bindingKey != "" {
+			b, ok := directBinding(a, bindingKey)
+			if !ok {
+				continue
 			}
-		}
-		if bindingKey != "" && (len(bindings) == 0 || (bindings[0].Via != "ServiceAccount" && !strings.HasPrefix(bindings[0].Via, "User "))) {
+			bindings = []inventory.Binding{b}
+		} else if a.Namespace != saNS || a.Name != saName {
 			continue
 		}
 		found = true
@@ -160,16 +176,14 @@ func (o *convertOptions) run(ctx context.Context, f clientFactory, streams gener
 		if err := conv.WriteYAML(streams.Out); err != nil {
 			return err
 		}
-		if saName != "" {
-			break
-		}
 		copts.PolicyName = "" // one policy per service account
 	}
-	if !found {
-		if saName != "" {
-			return fmt.Errorf("service account %s/%s: not found and named by no binding", saNS, saName)
-		}
+	switch {
+	case found:
+		return nil
+	case saName != "":
+		return fmt.Errorf("service account %s/%s: not found and named by no binding", saNS, saName)
+	default:
 		return fmt.Errorf("%s: not found, or it names no service account directly", bindingKey)
 	}
-	return nil
 }

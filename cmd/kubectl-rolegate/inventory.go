@@ -75,7 +75,8 @@ when anything was unreadable.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&o.output, "output", "o", o.output, "output format: "+strings.Join(inventoryFormats, "|"))
 	fl.BoolVar(&o.all, "all", false, "include rolegate's own time-bound grants")
-	fl.StringVar(&o.failOn, "fail-on", "", "exit with 1 when a finding is at least this severe (critical, high, medium, low) or anything was unreadable")
+	fl.StringVar(&o.failOn, "fail-on", "",
+		"exit with 1 when a finding is at least this severe (critical, high, medium, low) or anything was unreadable")
 	return cmd
 }
 
@@ -136,7 +137,8 @@ func failOnSeverity(rep *inventory.Report, failOn policy.Severity) error {
 	case n > 0:
 		return fmt.Errorf("%d service account(s) hold standing access of severity %s or higher", n, failOn)
 	case len(rep.Unreadable) > 0:
-		return fmt.Errorf("the inventory is incomplete: %d list(s) were forbidden; grant the reader list on them or run with -n", len(rep.Unreadable))
+		return fmt.Errorf("the inventory is incomplete: %d list(s) were forbidden; grant the reader list on them or run with -n",
+			len(rep.Unreadable))
 	}
 	return nil
 }

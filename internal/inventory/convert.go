@@ -93,7 +93,8 @@ func Convert(a *ServiceAccount, bindings []Binding, o ConvertOptions) (*Conversi
 		}
 		ref := accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKind(b.RoleRef.Kind), Name: b.RoleRef.Name}
 		if b.RoleMissing {
-			conv.Notes = append(conv.Notes, fmt.Sprintf("%s refers to %s, which does not exist; the entitlement keeps the reference", b.BindingKey(), ref))
+			conv.Notes = append(conv.Notes, fmt.Sprintf("%s refers to %s, which does not exist; the entitlement keeps the reference",
+				b.BindingKey(), ref))
 		}
 		if risks := policy.PersistenceRisks(b.Rules); len(risks) > 0 {
 			role := narrowRole(b.Rules, ns, dnsName(b.RoleRef.Name+"-jit"))
@@ -218,7 +219,8 @@ func (c *Conversion) WriteYAML(w io.Writer) error {
 	for _, n := range c.Notes {
 		fmt.Fprintln(w, "# NOTE: "+n)
 	}
-	objs := []any{c.Policy}
+	objs := make([]any, 0, 1+len(c.Roles)+len(c.Requests))
+	objs = append(objs, c.Policy)
 	for _, r := range c.Roles {
 		objs = append(objs, r)
 	}

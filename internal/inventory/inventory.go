@@ -190,6 +190,10 @@ type builder struct {
 	roles        map[string]*rbacv1.Role
 	// ruleCache memoizes the rules of each role reference.
 	ruleCache map[RoleRef]map[string]roleRules
+	// accounts holds every service account by "namespace/name"; inScope
+	// the existing ones, for group subjects.
+	accounts map[string]*ServiceAccount
+	inScope  []*ServiceAccount
 }
 
 type roleRules struct {
@@ -201,110 +205,10 @@ type roleRules struct {
 
 // Build makes the inventory.
 func Build(in *Input, opts Options) (*Report, error) {
-	b := &builder{
-		in: in, opts: opts,
-		clusterRoles: make(map[string]*rbacv1.ClusterRole, len(in.ClusterRoles)),
-		roles:        make(map[string]*rbacv1.Role, len(in.Roles)),
-		ruleCache:    map[RoleRef]map[string]roleRules{},
-	}
-	for i := range in.ClusterRoles {
-		b.clusterRoles[in.ClusterRoles[i].Name] = &in.ClusterRoles[i]
-	}
-	for i := range in.Roles {
-		r := &in.Roles[i]
-		b.roles[r.Namespace+"/"+r.Name] = r
-	}
-
-	accounts := map[string]*ServiceAccount{}
-	var inScope []*ServiceAccount // existing service accounts, for group subjects
-	for i := range in.ServiceAccounts {
-		sa := &in.ServiceAccounts[i]
-		if !b.inNamespace(sa.Namespace) {
-			continue
-		}
-		a := &ServiceAccount{Namespace: sa.Namespace, Name: sa.Name, Exists: ptr(true)}
-		accounts[sa.Namespace+"/"+sa.Name] = a
-		inScope = append(inScope, a)
-	}
-	slices.SortFunc(inScope, compareAccounts)
-
-	rep := &Report{Unreadable: slices.Clone(in.Unreadable), DanglingBindings: []DanglingBinding{}}
-	if rep.Unreadable == nil {
-		rep.Unreadable = []Unreadable{}
-	}
-	apply := func(meta *metav1.ObjectMeta, kind string, ref rbacv1.RoleRef, subjects []rbacv1.Subject) error {
-		prov := Detect(meta)
-		if prov == ProvenanceRolegate && !opts.IncludeRolegate {
-			return nil
-		}
-		rr, err := b.rules(RoleRef{Kind: ref.Kind, Name: ref.Name}, meta.Namespace)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", kind, meta.Name, err)
-		}
-		scope := policy.BindingScope(kind, meta.Namespace)
-		base := Binding{
-			Kind: kind, Namespace: meta.Namespace, Name: meta.Name,
-			RoleRef: RoleRef{Kind: ref.Kind, Name: ref.Name}, Provenance: prov, Scope: scope,
-			Caps: policy.Capabilities(rr.rules, scope == policy.ScopeCluster), Rules: rr.rules, RoleMissing: rr.missing,
-		}
-		switch {
-		case rr.unknown:
-			base.Rules = nil
-		case base.Rules == nil:
-			base.Rules = []rbacv1.PolicyRule{}
-		}
-		if base.Caps == nil {
-			base.Caps = []policy.Capability{}
-		}
-		seen := map[*ServiceAccount]bool{}
-		add := func(a *ServiceAccount, via string) {
-			if seen[a] {
-				return
-			}
-			seen[a] = true
-			bb := base
-			bb.Via = via
-			a.Bindings = append(a.Bindings, bb)
-		}
-		for _, s := range subjects {
-			switch {
-			case s.Kind == rbacv1.GroupKind && (s.Name == GroupAllServiceAccounts || s.Name == GroupAuthenticated):
-				for _, a := range inScope {
-					add(a, "Group "+s.Name)
-				}
-			case s.Kind == rbacv1.GroupKind && strings.HasPrefix(s.Name, GroupAllServiceAccounts+":"):
-				ns := strings.TrimPrefix(s.Name, GroupAllServiceAccounts+":")
-				for _, a := range inScope {
-					if a.Namespace == ns {
-						add(a, "Group "+s.Name)
-					}
-				}
-			default:
-				ns, name, ok := serviceAccountSubject(s, meta.Namespace)
-				if !ok || !b.inNamespace(ns) {
-					continue
-				}
-				key := ns + "/" + name
-				a := accounts[key]
-				if a == nil {
-					a = &ServiceAccount{Namespace: ns, Name: name}
-					if !b.unreadable(ResourceServiceAccounts, ns) {
-						a.Exists = ptr(false)
-					}
-					accounts[key] = a
-				}
-				via := rbacv1.ServiceAccountKind
-				if s.Kind == rbacv1.UserKind {
-					via = "User " + s.Name
-				}
-				add(a, via)
-			}
-		}
-		return nil
-	}
+	b := newBuilder(in, opts)
 	for i := range in.ClusterRoleBindings {
 		crb := &in.ClusterRoleBindings[i]
-		if err := apply(&crb.ObjectMeta, "ClusterRoleBinding", crb.RoleRef, crb.Subjects); err != nil {
+		if err := b.apply(&crb.ObjectMeta, "ClusterRoleBinding", crb.RoleRef, crb.Subjects); err != nil {
 			return nil, err
 		}
 	}
@@ -313,11 +217,139 @@ func Build(in *Input, opts Options) (*Report, error) {
 		if !b.inNamespace(rb.Namespace) {
 			continue
 		}
-		if err := apply(&rb.ObjectMeta, "RoleBinding", rb.RoleRef, rb.Subjects); err != nil {
+		if err := b.apply(&rb.ObjectMeta, "RoleBinding", rb.RoleRef, rb.Subjects); err != nil {
 			return nil, err
 		}
 	}
+	return b.report(), nil
+}
 
+func newBuilder(in *Input, opts Options) *builder {
+	b := &builder{
+		in: in, opts: opts,
+		clusterRoles: make(map[string]*rbacv1.ClusterRole, len(in.ClusterRoles)),
+		roles:        make(map[string]*rbacv1.Role, len(in.Roles)),
+		ruleCache:    map[RoleRef]map[string]roleRules{},
+		accounts:     map[string]*ServiceAccount{},
+	}
+	for i := range in.ClusterRoles {
+		b.clusterRoles[in.ClusterRoles[i].Name] = &in.ClusterRoles[i]
+	}
+	for i := range in.Roles {
+		r := &in.Roles[i]
+		b.roles[r.Namespace+"/"+r.Name] = r
+	}
+	for i := range in.ServiceAccounts {
+		sa := &in.ServiceAccounts[i]
+		if !b.inNamespace(sa.Namespace) {
+			continue
+		}
+		a := &ServiceAccount{Namespace: sa.Namespace, Name: sa.Name, Exists: ptr(true)}
+		b.accounts[sa.Namespace+"/"+sa.Name] = a
+		b.inScope = append(b.inScope, a)
+	}
+	slices.SortFunc(b.inScope, compareAccounts)
+	return b
+}
+
+// apply adds a binding to every service account a subject of it names.
+func (b *builder) apply(meta *metav1.ObjectMeta, kind string, ref rbacv1.RoleRef, subjects []rbacv1.Subject) error {
+	prov := Detect(meta)
+	if prov == ProvenanceRolegate && !b.opts.IncludeRolegate {
+		return nil
+	}
+	rr, err := b.rules(RoleRef{Kind: ref.Kind, Name: ref.Name}, meta.Namespace)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", kind, meta.Name, err)
+	}
+	scope := policy.BindingScope(kind, meta.Namespace)
+	base := Binding{
+		Kind: kind, Namespace: meta.Namespace, Name: meta.Name,
+		RoleRef: RoleRef{Kind: ref.Kind, Name: ref.Name}, Provenance: prov, Scope: scope,
+		Caps: policy.Capabilities(rr.rules, scope == policy.ScopeCluster), Rules: rr.rules, RoleMissing: rr.missing,
+	}
+	switch {
+	case rr.unknown:
+		base.Rules = nil
+	case base.Rules == nil:
+		base.Rules = []rbacv1.PolicyRule{}
+	}
+	if base.Caps == nil {
+		base.Caps = []policy.Capability{}
+	}
+	seen := map[*ServiceAccount]bool{}
+	add := func(a *ServiceAccount, via string) {
+		if seen[a] {
+			return
+		}
+		seen[a] = true
+		bb := base
+		bb.Via = via
+		a.Bindings = append(a.Bindings, bb)
+	}
+	for _, s := range subjects {
+		if s.Kind == rbacv1.GroupKind {
+			for _, a := range b.groupMembers(s.Name) {
+				add(a, "Group "+s.Name)
+			}
+			continue
+		}
+		ns, name, ok := serviceAccountSubject(s, meta.Namespace)
+		if !ok || !b.inNamespace(ns) {
+			continue
+		}
+		via := rbacv1.ServiceAccountKind
+		if s.Kind == rbacv1.UserKind {
+			via = "User " + s.Name
+		}
+		add(b.account(ns, name), via)
+	}
+	return nil
+}
+
+// groupMembers are the existing service accounts in scope that a group
+// holds: all of them for system:serviceaccounts and system:authenticated,
+// a namespace's for system:serviceaccounts:<namespace>, none otherwise.
+func (b *builder) groupMembers(group string) []*ServiceAccount {
+	if group == GroupAllServiceAccounts || group == GroupAuthenticated {
+		return b.inScope
+	}
+	ns, ok := strings.CutPrefix(group, GroupAllServiceAccounts+":")
+	if !ok {
+		return nil
+	}
+	var out []*ServiceAccount
+	for _, a := range b.inScope {
+		if a.Namespace == ns {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// account is the service account ns/name, added as not existing (or
+// unknown, when its namespace's service accounts could not be read) when
+// only a binding names it.
+func (b *builder) account(ns, name string) *ServiceAccount {
+	key := ns + "/" + name
+	a := b.accounts[key]
+	if a == nil {
+		a = &ServiceAccount{Namespace: ns, Name: name}
+		if !b.unreadable(ResourceServiceAccounts, ns) {
+			a.Exists = ptr(false)
+		}
+		b.accounts[key] = a
+	}
+	return a
+}
+
+// report rates every account and lists them, most severe first.
+func (b *builder) report() *Report {
+	rep := &Report{Unreadable: slices.Clone(b.in.Unreadable), DanglingBindings: []DanglingBinding{}}
+	if rep.Unreadable == nil {
+		rep.Unreadable = []Unreadable{}
+	}
+	accounts := b.accounts
 	exposure := b.exposures()
 	rep.ServiceAccounts = make([]ServiceAccount, 0, len(accounts))
 	for key, a := range accounts {
@@ -351,7 +383,7 @@ func Build(in *Input, opts Options) (*Report, error) {
 	slices.SortFunc(rep.DanglingBindings, func(x, y DanglingBinding) int {
 		return cmp.Or(cmp.Compare(x.ServiceAccount, y.ServiceAccount), cmp.Compare(x.BindingKey(), y.BindingKey()))
 	})
-	return rep, nil
+	return rep
 }
 
 // finish computes the severity of each binding for this service account

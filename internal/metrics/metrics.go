@@ -332,7 +332,8 @@ type StandingBindings struct {
 // NewStandingBindings registers the gauge with reg.
 func NewStandingBindings(reg prometheus.Registerer) (*StandingBindings, error) {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: StandingServiceAccountBindings,
-		Help: "RoleBindings and ClusterRoleBindings that give service accounts standing access, by severity (critical, high, medium, low, none)."},
+		Help: "RoleBindings and ClusterRoleBindings that give service accounts standing access, " +
+			"by severity (critical, high, medium, low, none)."},
 		[]string{"severity"})
 	if err := reg.Register(g); err != nil {
 		return nil, err

@@ -76,6 +76,15 @@ type capabilityGrant struct {
 	persistence string
 }
 
+// API groups, resources and verbs the table names more than once.
+const (
+	groupCertificates = "certificates.k8s.io"
+	groupAdmission    = "admissionregistration.k8s.io"
+	resRoles          = "roles"
+	resClusterRoles   = "clusterroles"
+	verbGet           = "get"
+)
+
 var (
 	podControllers = []string{"deployments", "replicasets", "statefulsets", "daemonsets"}
 	batchWorkloads = []string{"jobs", "cronjobs"}
@@ -87,9 +96,9 @@ var (
 // PersistenceRisks. PersistenceRisks reports the grants with a persistence
 // reason in this order, so keep the order of those entries.
 var capabilityGrants = []capabilityGrant{
-	{id: CapBindEscalate, group: rbacv1.GroupName, resources: []string{"roles", "clusterroles"}, verbs: []string{"bind"},
+	{id: CapBindEscalate, group: rbacv1.GroupName, resources: []string{resRoles, resClusterRoles}, verbs: []string{"bind"},
 		anyResource: true, persistence: "has the bind verb, which widens access beyond the role"},
-	{id: CapBindEscalate, group: rbacv1.GroupName, resources: []string{"roles", "clusterroles"}, verbs: []string{"escalate"},
+	{id: CapBindEscalate, group: rbacv1.GroupName, resources: []string{resRoles, resClusterRoles}, verbs: []string{"escalate"},
 		anyResource: true, persistence: "has the escalate verb, which widens access beyond the role"},
 	{id: CapImpersonate, group: "", resources: []string{"users", "groups", "serviceaccounts"}, verbs: []string{"impersonate"},
 		anyResource: true, persistence: "has the impersonate verb, which widens access beyond the role"},
@@ -105,30 +114,30 @@ var capabilityGrants = []capabilityGrant{
 		clusterScoped: true, persistence: "can create ClusterRoleBindings that outlive the grant"},
 	{id: CapRBACWrite, group: rbacv1.GroupName, resources: []string{"clusterrolebindings"}, verbs: []string{verbUpdate, verbPatch},
 		clusterScoped: true, persistence: "can add subjects to existing ClusterRoleBindings, which outlive the grant"},
-	{id: CapCSRCreate, group: "certificates.k8s.io", resources: []string{"certificatesigningrequests"}, verbs: []string{verbCreate},
+	{id: CapCSRCreate, group: groupCertificates, resources: []string{"certificatesigningrequests"}, verbs: []string{verbCreate},
 		clusterScoped: true, persistence: "can request client certificates that outlive the grant"},
-	{id: CapAdmissionWrite, group: "admissionregistration.k8s.io", resources: []string{"mutatingwebhookconfigurations"}, verbs: writeVerbs,
+	{id: CapAdmissionWrite, group: groupAdmission, resources: []string{"mutatingwebhookconfigurations"}, verbs: writeVerbs,
 		clusterScoped: true, persistence: "can change mutatingwebhookconfigurations, and so what the API server admits"},
-	{id: CapAdmissionWrite, group: "admissionregistration.k8s.io", resources: []string{"validatingwebhookconfigurations"}, verbs: writeVerbs,
+	{id: CapAdmissionWrite, group: groupAdmission, resources: []string{"validatingwebhookconfigurations"}, verbs: writeVerbs,
 		clusterScoped: true, persistence: "can change validatingwebhookconfigurations, and so what the API server admits"},
 
 	// Capabilities that are not persistence risks of a temporary grant.
-	{id: CapRBACWrite, group: rbacv1.GroupName, resources: []string{"roles"}, verbs: []string{verbCreate, verbUpdate, verbPatch}},
-	{id: CapRBACWrite, group: rbacv1.GroupName, resources: []string{"clusterroles"}, verbs: []string{verbCreate, verbUpdate, verbPatch},
+	{id: CapRBACWrite, group: rbacv1.GroupName, resources: []string{resRoles}, verbs: []string{verbCreate, verbUpdate, verbPatch}},
+	{id: CapRBACWrite, group: rbacv1.GroupName, resources: []string{resClusterRoles}, verbs: []string{verbCreate, verbUpdate, verbPatch},
 		clusterScoped: true},
-	{id: CapAdmissionWrite, group: "admissionregistration.k8s.io", resources: admissionKinds, verbs: writeVerbs, clusterScoped: true},
+	{id: CapAdmissionWrite, group: groupAdmission, resources: admissionKinds, verbs: writeVerbs, clusterScoped: true},
 	{id: CapImpersonate, group: "authentication.k8s.io", resources: []string{"uids", "userextras"}, verbs: []string{"impersonate"}},
-	{id: CapSecretRead, group: "", resources: []string{"secrets"}, verbs: []string{"get", "list", "watch"}},
-	{id: CapPodExec, group: "", resources: []string{"pods/exec", "pods/attach", "pods/portforward"}, verbs: []string{verbCreate, "get"}},
+	{id: CapSecretRead, group: "", resources: []string{"secrets"}, verbs: []string{verbGet, "list", "watch"}},
+	{id: CapPodExec, group: "", resources: []string{"pods/exec", "pods/attach", "pods/portforward"}, verbs: []string{verbCreate, verbGet}},
 	{id: CapPodExec, group: "", resources: []string{"pods/ephemeralcontainers"}, verbs: []string{verbUpdate, verbPatch}},
 	{id: CapWorkloadCreate, group: "", resources: []string{"pods", "replicationcontrollers"}, verbs: []string{verbCreate}},
 	{id: CapWorkloadCreate, group: "apps", resources: podControllers, verbs: []string{verbCreate}},
 	{id: CapWorkloadCreate, group: "batch", resources: batchWorkloads, verbs: []string{verbCreate}},
 	{id: CapNodeProxy, group: "", resources: []string{"nodes/proxy"},
-		verbs: []string{"get", verbCreate, verbUpdate, verbPatch, verbDelete}, clusterScoped: true},
-	{id: CapCSRApprove, group: "certificates.k8s.io", resources: []string{"certificatesigningrequests/approval"},
+		verbs: []string{verbGet, verbCreate, verbUpdate, verbPatch, verbDelete}, clusterScoped: true},
+	{id: CapCSRApprove, group: groupCertificates, resources: []string{"certificatesigningrequests/approval"},
 		verbs: []string{verbUpdate, verbPatch}, clusterScoped: true},
-	{id: CapCSRApprove, group: "certificates.k8s.io", resources: []string{"signers"}, verbs: []string{"approve"}, clusterScoped: true},
+	{id: CapCSRApprove, group: groupCertificates, resources: []string{"signers"}, verbs: []string{"approve"}, clusterScoped: true},
 	{id: CapCRDWrite, group: "apiextensions.k8s.io", resources: []string{"customresourcedefinitions"}, verbs: writeVerbs,
 		clusterScoped: true},
 }

@@ -220,7 +220,8 @@ func TestConvertOutputApplies(t *testing.T) {
 			continue
 		}
 		kinds = append(kinds, u.GetKind())
-		if err := k8s.Patch(t.Context(), u, client.Apply, client.DryRunAll, client.FieldOwner("rolegate-convert-test"), client.ForceOwnership); err != nil {
+		if err := k8s.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(u), client.DryRunAll,
+			client.FieldOwner("rolegate-convert-test"), client.ForceOwnership); err != nil {
 			t.Errorf("server-side dry-run apply of %s %s: %v", u.GetKind(), u.GetName(), err)
 		}
 	}

@@ -71,7 +71,8 @@ func Read(ctx context.Context, c client.Reader, namespace string, o Options) (*i
 		}
 	})
 	if o.SkipSecrets != "" {
-		in.Unreadable = append(in.Unreadable, inventory.Unreadable{Resource: inventory.ResourceSecrets, Namespace: namespace, Reason: o.SkipSecrets})
+		in.Unreadable = append(in.Unreadable,
+			inventory.Unreadable{Resource: inventory.ResourceSecrets, Namespace: namespace, Reason: o.SkipSecrets})
 	} else {
 		r.secrets(namespace)
 	}
