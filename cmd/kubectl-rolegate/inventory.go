@@ -145,8 +145,8 @@ func failOnSeverity(rep *inventory.Report, failOn policy.Severity) error {
 
 // Column widths that keep a table line within 120 columns.
 const (
-	inventoryAccountWidth = 40
-	inventoryCapsWidth    = 40
+	inventoryAccountWidth = 34
+	inventoryCapsWidth    = 32
 	inventoryBindingWidth = 44
 	inventoryRoleWidth    = 30
 )

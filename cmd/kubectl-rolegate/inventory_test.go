@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"rolegate.dev/rolegate/internal/inventory"
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 // standingObjects: payments-api may read Secrets cluster-wide and a pod
@@ -140,5 +142,31 @@ func TestConvert(t *testing.T) {
 		if _, _, err := runCLI(t, c, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// The widest cells still fit 120 columns: long names are cut, the
+// capabilities counted past the width.
+func TestInventoryTableFits120Columns(t *testing.T) {
+	long := strings.Repeat("n", 63)
+	b := inventory.Binding{Kind: "ClusterRoleBinding", Name: long, RoleRef: inventory.RoleRef{Kind: "ClusterRole", Name: long},
+		Provenance: inventory.ProvenanceBootstrap, Severity: policy.SeverityCritical, Caps: policy.AllCapabilities}
+	rep := &inventory.Report{
+		ServiceAccounts: []inventory.ServiceAccount{{Namespace: long, Name: long, Exists: new(bool), Exposure: inventory.ExposureBoth,
+			Bindings: []inventory.Binding{b}, Capabilities: policy.AllCapabilities, Severity: policy.SeverityCritical}},
+		DanglingBindings: []inventory.DanglingBinding{{Binding: b, ServiceAccount: long + "/" + long}},
+		Unreadable:       []inventory.Unreadable{{Resource: "clusterrolebindings", Reason: strings.Repeat("forbidden ", 30)}},
+	}
+	var out bytes.Buffer
+	if err := writeInventoryTable(&out, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if len(line) > 120 {
+			t.Errorf("line wider than 120 columns (%d): %q", len(line), line)
+		}
+	}
+	if !strings.Contains(out.String(), "cluster-admin-equivalent,+13") {
+		t.Errorf("capabilities cell does not count what it leaves out:\n%s", out.String())
 	}
 }
