@@ -33,6 +33,8 @@ func main() {
 	flag.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "AccessRequests reconciled in parallel.")
 	flag.DurationVar(&o.RecheckInterval, "recheck-interval", controller.DefaultRecheckInterval,
 		"Longest wait between reconciles of a live request; bounds how late a grant ends if the wall clock jumps.")
+	flag.DurationVar(&o.StandingInventoryInterval, "standing-inventory-interval", app.DefaultStandingInventoryInterval,
+		"How often to recompute rolegate_standing_serviceaccount_bindings; 0 turns it off.")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries to the API server.")
 	w := &o.Webhook

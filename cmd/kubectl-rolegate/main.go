@@ -92,6 +92,7 @@ reaches the same cluster as the same user (including --as impersonation).`,
 		newCatalogCmd(f, streams),
 		newGetCmd(f, streams, o.now),
 		newReportCmd(f, streams, o.now),
+		newInventoryCmd(f, streams), newConvertCmd(f, streams),
 		newLintCmd(streams),
 		newVersionCmd(streams),
 	)

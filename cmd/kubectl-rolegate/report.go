@@ -126,13 +126,21 @@ func (o *reportOptions) run(ctx context.Context, f clientFactory, streams generi
 
 	rep := report.Build(requests.Items, bindings.Items, now, o.since, policies...)
 	rep.Namespace = ns
+	if rep.StandingAccess, err = standingAccess(ctx, c, ns); err != nil {
+		return err
+	}
 	switch o.output {
 	case outputJSON:
 		return report.WriteJSON(streams.Out, rep)
 	case outputWide:
-		return report.WriteWideTable(streams.Out, rep)
+		err = report.WriteWideTable(streams.Out, rep)
+	default:
+		err = report.WriteTable(streams.Out, rep)
 	}
-	return report.WriteTable(streams.Out, rep)
+	if err != nil {
+		return err
+	}
+	return report.WriteStandingTable(streams.Out, rep.StandingAccess)
 }
 
 // policyNames are the ApprovalPolicies to list even without requests: all

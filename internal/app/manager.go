@@ -72,6 +72,9 @@ type Options struct {
 	// RecheckInterval bounds the wait between reconciles of a live request
 	// (see controller.AccessRequestReconciler.RecheckInterval).
 	RecheckInterval time.Duration
+	// StandingInventoryInterval is how often the manager recomputes
+	// rolegate_standing_serviceaccount_bindings; 0 turns it off.
+	StandingInventoryInterval time.Duration
 	// Interceptor wraps the manager's client, to inject faults in tests.
 	Interceptor *interceptor.Funcs
 	// SkipNameValidation lets several managers run in one process (tests).
@@ -204,6 +207,9 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 	}
 	if err := o.metricsRegistry().Register(metrics.NewStateCollector(mgr.GetClient(), clk)); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	if err := setupStandingInventory(mgr, o); err != nil {
+		return nil, err
 	}
 	notifier, err := newNotifier(mgr, o, recorder)
 	if err != nil {

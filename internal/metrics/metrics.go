@@ -34,6 +34,10 @@ const (
 	UnreviewedBreakGlass  = "rolegate_break_glass_unreviewed"
 	NotificationFailures  = "rolegate_notification_failures_total"
 	ReconcileErrors       = "rolegate_reconcile_errors_total"
+	// StandingServiceAccountBindings counts the RoleBindings and
+	// ClusterRoleBindings that give service accounts standing access, by
+	// severity (see internal/inventory).
+	StandingServiceAccountBindings = "rolegate_standing_serviceaccount_bindings"
 )
 
 // Names lists every metric rolegate exports, for dashboards and alerts to be
@@ -42,7 +46,7 @@ func Names() []string {
 	return []string{
 		RequestsTotal, TimeToDecisionSeconds, TimeToGrantSeconds, PendingRequests, OldestPendingAge,
 		EscalationsTotal, ActiveGrants, OverdueGrants, RevocationLagSeconds, ValidationFailures,
-		BreakGlassTotal, UnreviewedBreakGlass, NotificationFailures, ReconcileErrors,
+		BreakGlassTotal, UnreviewedBreakGlass, NotificationFailures, ReconcileErrors, StandingServiceAccountBindings,
 	}
 }
 
@@ -330,4 +334,29 @@ func CountOverdue(bindings []rbacv1.RoleBinding, now time.Time) int {
 		}
 	}
 	return n
+}
+
+// StandingBindings is the rolegate_standing_serviceaccount_bindings gauge,
+// which the manager's standing-access inventory sets on an interval.
+type StandingBindings struct {
+	gauge *prometheus.GaugeVec
+}
+
+// NewStandingBindings registers the gauge with reg.
+func NewStandingBindings(reg prometheus.Registerer) (*StandingBindings, error) {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: StandingServiceAccountBindings,
+		Help: "RoleBindings and ClusterRoleBindings that give service accounts standing access, " +
+			"by severity (critical, high, medium, low, none)."},
+		[]string{"severity"})
+	if err := reg.Register(g); err != nil {
+		return nil, err
+	}
+	return &StandingBindings{gauge: g}, nil
+}
+
+// Set replaces every severity's count; severities missing from counts are 0.
+func (s *StandingBindings) Set(counts map[policy.Severity]int) {
+	for _, sev := range policy.Severities {
+		s.gauge.WithLabelValues(string(sev)).Set(float64(counts[sev]))
+	}
 }

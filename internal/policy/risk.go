@@ -36,15 +36,7 @@ func quoteList(items []string) string {
 	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
-// sensitiveResource is a resource whose write lets its writer outlive or
-// widen a grant, in the API group that serves it.
-type sensitiveResource struct {
-	group, resource string
-	verbs           []string
-	why             string
-}
-
-// RBAC verbs that write; sensitiveResources names which of them matter for
+// RBAC verbs that write; capabilityGrants names which of them matter for
 // each resource.
 const (
 	verbCreate           = "create"
@@ -56,25 +48,6 @@ const (
 
 var writeVerbs = []string{verbCreate, verbUpdate, verbPatch, verbDelete, verbDeleteCollection}
 
-// sensitiveResources are checked in order; a rule is reported once per
-// resource it matches.
-var sensitiveResources = []sensitiveResource{
-	{"", "serviceaccounts/token", []string{verbCreate}, "can mint service account tokens that outlive the grant"},
-	{"", "secrets", []string{verbCreate}, "can create Secrets, including long-lived service account tokens"},
-	{rbacv1.GroupName, "rolebindings", []string{verbCreate}, "can create RoleBindings that outlive the grant"},
-	{rbacv1.GroupName, "rolebindings", []string{verbUpdate, verbPatch},
-		"can add subjects to existing RoleBindings, which outlive the grant"},
-	{rbacv1.GroupName, "clusterrolebindings", []string{verbCreate}, "can create ClusterRoleBindings that outlive the grant"},
-	{rbacv1.GroupName, "clusterrolebindings", []string{verbUpdate, verbPatch},
-		"can add subjects to existing ClusterRoleBindings, which outlive the grant"},
-	{"certificates.k8s.io", "certificatesigningrequests", []string{verbCreate},
-		"can request client certificates that outlive the grant"},
-	{"admissionregistration.k8s.io", "mutatingwebhookconfigurations", writeVerbs,
-		"can change mutatingwebhookconfigurations, and so what the API server admits"},
-	{"admissionregistration.k8s.io", "validatingwebhookconfigurations", writeVerbs,
-		"can change validatingwebhookconfigurations, and so what the API server admits"},
-}
-
 // PersistenceRisks lists the rules that let a holder make a grant permanent
 // or wider: the bind, escalate or impersonate verbs; creating service
 // account tokens, Secrets, RoleBindings, ClusterRoleBindings or
@@ -82,7 +55,9 @@ var sensitiveResources = []sensitiveResource{
 // writing webhook configurations; a wildcard verb or resource. A rule
 // matters for a resource only when its apiGroups hold the resource's group
 // (or "*"): creating "secrets" of some other API group is harmless.
-// Non-resource rules carry no such risk.
+// Non-resource rules carry no such risk. The risks are the grants of
+// capabilityGrants that carry a persistence reason, so an entitlement's
+// risks and a standing binding's capabilities come from one table.
 func PersistenceRisks(rules []rbacv1.PolicyRule) []Risk {
 	var out []Risk
 	for _, r := range rules {
@@ -98,15 +73,10 @@ func PersistenceRisks(rules []rbacv1.PolicyRule) []Risk {
 			add("applies to every resource (*)")
 			continue
 		}
-		for _, v := range []string{"bind", "escalate", "impersonate"} {
-			if slices.Contains(r.Verbs, v) {
-				add(fmt.Sprintf("has the %s verb, which widens access beyond the role", v))
-			}
-		}
-		for _, s := range sensitiveResources {
-			if coversGroup(r, s.group) && coversResource(r, s.resource) &&
-				slices.ContainsFunc(r.Verbs, func(v string) bool { return slices.Contains(s.verbs, v) }) {
-				add(s.why)
+		for i := range capabilityGrants {
+			g := &capabilityGrants[i]
+			if g.persistence != "" && g.matches(r, false) {
+				add(g.persistence)
 			}
 		}
 	}

@@ -92,6 +92,9 @@ type Report struct {
 	// UnreviewedBreakGlassRequests lists every break-glass grant that awaits
 	// review, whenever it was created, longest-waiting first; never null.
 	UnreviewedBreakGlassRequests []BreakGlassRequest `json:"unreviewedBreakGlassRequests"`
+	// StandingAccess summarizes service accounts' standing access outside
+	// rolegate (see standing.go); absent when it was not computed.
+	StandingAccess *StandingAccess `json:"standingAccess,omitempty"`
 }
 
 // BreakGlassRequest is a break-glass grant that no eligible reviewer has

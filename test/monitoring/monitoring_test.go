@@ -82,6 +82,8 @@ var metricTable = map[string]metricInfo{
 	metrics.UnreviewedBreakGlass:  {gauge, []string{"policy"}},
 	metrics.NotificationFailures:  {counter, []string{"policy", "target"}},
 	metrics.ReconcileErrors:       {counter, []string{"reason"}},
+
+	metrics.StandingServiceAccountBindings: {gauge, []string{"severity"}},
 }
 
 // labelValues lists the closed sets of label values internal/metrics exports
@@ -92,6 +94,7 @@ var labelValues = map[string][]string{
 	"outcome": {metrics.OutcomeGranted, metrics.OutcomeDenied, metrics.OutcomeTimedOut,
 		metrics.OutcomeRejected, metrics.OutcomeExpired, metrics.OutcomeRevoked},
 	"decision": {metrics.DecisionApproved, metrics.DecisionAutoApproved, metrics.DecisionDenied, metrics.DecisionBreakGlass},
+	"severity": {"critical", "high", "medium", "low", "none"},
 }
 
 var histogramSuffixes = []string{"_bucket", "_sum", "_count"}
@@ -635,6 +638,11 @@ func gatherMetrics(t *testing.T) map[string]metricInfo {
 	if err := reg.Register(metrics.NewStateCollector(reader, clock.RealClock{})); err != nil {
 		t.Fatal(err)
 	}
+	standing, err := metrics.NewStandingBindings(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	standing.Set(nil)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
