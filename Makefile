@@ -143,6 +143,9 @@ build: manifests generate fmt vet ## Build the manager (bin/manager) and the kub
 IMAGE ?= rolegate/manager:$(VERSION)
 IMAGE_TAR ?= bin/rolegate-manager.tar
 IMAGE_ARCH ?= $(shell go env GOARCH)
+# The local cluster's containerd (make cluster) when it runs, else the default.
+CLUSTER_DIR ?= /tmp/rolegate-cluster
+CONTAINERD_ADDRESS ?= $(if $(wildcard $(CLUSTER_DIR)/containerd/containerd.sock),$(CLUSTER_DIR)/containerd/containerd.sock,/run/containerd/containerd.sock)
 
 .PHONY: image
 image: ## Build the manager image with no registry or engine (bin/rolegate-manager.tar) and load it into containerd when it runs.
@@ -151,9 +154,10 @@ image: ## Build the manager image with no registry or engine (bin/rolegate-manag
 		-tag $(IMAGE) -out ../../$(IMAGE_TAR) \
 		-label org.opencontainers.image.version=$(VERSION) -label org.opencontainers.image.revision=$(COMMIT) \
 		-label org.opencontainers.image.source=$(SOURCE_URL) -label org.opencontainers.image.title=rolegate-manager
-	@if command -v ctr >/dev/null && ctr version >/dev/null 2>&1; then \
-		echo "ctr -n k8s.io images import $(IMAGE_TAR)"; ctr -n k8s.io images import $(IMAGE_TAR); \
-	else echo "containerd is not running: load $(IMAGE_TAR) with ctr/docker/podman load yourself"; fi
+	@if command -v ctr >/dev/null && ctr --address $(CONTAINERD_ADDRESS) version >/dev/null 2>&1; then \
+		echo "ctr --address $(CONTAINERD_ADDRESS) -n k8s.io images import $(IMAGE_TAR)"; \
+		ctr --address $(CONTAINERD_ADDRESS) -n k8s.io images import $(IMAGE_TAR); \
+	else echo "containerd is not running at $(CONTAINERD_ADDRESS): load $(IMAGE_TAR) with ctr/docker/podman load yourself"; fi
 
 .PHONY: image-test
 image-test: ## Unit-test the image builder (hack/image, a module of its own).
@@ -176,6 +180,21 @@ build-installer: manifests generate ## Write dist/install.yaml: CRDs, RBAC and t
 	mkdir -p dist
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/default > dist/install.yaml
+
+##@ Local cluster
+
+.PHONY: cluster
+cluster: ## Start a real single-node Kubernetes here, offline (hack/cluster/up.sh); prints its kubeconfig path.
+	@ROLEGATE_CLUSTER_DIR=$(CLUSTER_DIR) bash hack/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop everything make cluster started: processes, containers, mounts, iptables rules.
+	@ROLEGATE_CLUSTER_DIR=$(CLUSTER_DIR) bash hack/cluster/down.sh
+
+E2E_ARGS ?=
+.PHONY: e2e
+e2e: image ## Install rolegate on the make cluster node with kustomize and Helm and test it through real pods (test/e2e).
+	KUBECONFIG=$(CLUSTER_DIR)/pki/admin.kubeconfig E2E_IMAGE=$(IMAGE) go test -tags e2e ./test/e2e/ -count=1 -timeout 30m -v $(E2E_ARGS)
 
 ##@ Deployment
 
