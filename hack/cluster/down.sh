@@ -38,7 +38,7 @@ if [[ -S $CONTAINERD_SOCK ]]; then
 fi
 stop containerd
 for p in /proc/[0-9]*; do
-	if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $CONTAINERD_SOCK"; then
+	if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "-address $CONTAINERD_SOCK"; then
 		kill -KILL "${p#/proc/}" 2>/dev/null && log "stopped containerd shim ${p#/proc/}"
 	fi
 done

@@ -35,13 +35,17 @@ ls /run/netns 2>/dev/null >"$STATE/netns.before" || true
 sysctl -qw net.ipv4.ip_forward=1
 
 # start NAME CMD...: runs CMD in a new session (so its process group id is
-# its pid), logs to $STATE/logs/NAME.log, records the pid.
+# its pid), logs to $STATE/logs/NAME.log, records the pid. The pid is
+# written from inside the new session, before exec: setsid forks when its
+# caller leads a process group, and $! would then name the wrong process.
 start() {
 	local name=$1
 	shift
-	setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
-	echo $! >"$STATE/pids/$name"
-	log "started $name (pid $!, log $STATE/logs/$name.log)"
+	rm -f "$STATE/pids/$name"
+	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$STATE/pids/$name" "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+	for ((i = 0; i < 50; i++)); do [[ -s $STATE/pids/$name ]] && break; sleep 0.1; done
+	[[ -s $STATE/pids/$name ]] || die "$name did not start; see $STATE/logs/$name.log"
+	log "started $name (pid $(cat "$STATE/pids/$name"), log $STATE/logs/$name.log)"
 }
 
 wait_for() {
