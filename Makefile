@@ -128,6 +128,9 @@ demo: manifests ## Run the scripted end-to-end demo against an embedded control 
 # the image labels: `manager --version`, `kubectl rolegate version`.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Evaluated once, so that the image make e2e tests is the one make image built.
+VERSION := $(VERSION)
+COMMIT := $(COMMIT)
 SOURCE_URL ?= https://rolegate.dev/rolegate
 VERSION_LDFLAGS = -X rolegate.dev/rolegate/internal/version.Version=$(VERSION) -X rolegate.dev/rolegate/internal/version.Commit=$(COMMIT)
 
