@@ -130,21 +130,55 @@ demo: manifests ## Run the scripted end-to-end demo against an embedded control 
 
 ##@ Build
 
+# VERSION and COMMIT are stamped into both binaries (internal/version) and
+# the image labels: `manager --version`, `kubectl rolegate version`.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Evaluated once, so that the image make e2e tests is the one make image built.
+VERSION := $(VERSION)
+COMMIT := $(COMMIT)
+SOURCE_URL ?= https://rolegate.dev/rolegate
+VERSION_LDFLAGS = -X rolegate.dev/rolegate/internal/version.Version=$(VERSION) -X rolegate.dev/rolegate/internal/version.Commit=$(COMMIT)
+
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager (bin/manager) and the kubectl plugin (bin/kubectl-rolegate).
-	go build -o bin/manager ./cmd
+	go build -ldflags "$(VERSION_LDFLAGS)" -o bin/manager ./cmd
 	@if [ -d cmd/kubectl-rolegate ]; then \
-		echo "go build -o bin/kubectl-rolegate ./cmd/kubectl-rolegate"; \
-		go build -o bin/kubectl-rolegate ./cmd/kubectl-rolegate; \
+		echo "go build -ldflags ... -o bin/kubectl-rolegate ./cmd/kubectl-rolegate"; \
+		go build -ldflags "$(VERSION_LDFLAGS)" -o bin/kubectl-rolegate ./cmd/kubectl-rolegate; \
 	fi
+
+# The image `make image` builds and loads; IMAGE_TAR is its tarball.
+IMAGE ?= rolegate/manager:$(VERSION)
+IMAGE_TAR ?= bin/rolegate-manager.tar
+IMAGE_ARCH ?= $(shell go env GOARCH)
+# The local cluster's containerd (make cluster) when it runs, else the default.
+CLUSTER_DIR ?= /tmp/rolegate-cluster
+CONTAINERD_ADDRESS ?= $(if $(wildcard $(CLUSTER_DIR)/containerd/containerd.sock),$(CLUSTER_DIR)/containerd/containerd.sock,/run/containerd/containerd.sock)
+
+.PHONY: image
+image: ## Build the manager image with no registry or engine (bin/rolegate-manager.tar) and load it into containerd when it runs.
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) go build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" -o bin/manager-linux-$(IMAGE_ARCH) ./cmd
+	cd hack/image && go run . -binary ../../bin/manager-linux-$(IMAGE_ARCH) -arch $(IMAGE_ARCH) \
+		-tag $(IMAGE) -out ../../$(IMAGE_TAR) \
+		-label org.opencontainers.image.version=$(VERSION) -label org.opencontainers.image.revision=$(COMMIT) \
+		-label org.opencontainers.image.source=$(SOURCE_URL) -label org.opencontainers.image.title=rolegate-manager
+	@if command -v ctr >/dev/null && ctr --address $(CONTAINERD_ADDRESS) version >/dev/null 2>&1; then \
+		echo "ctr --address $(CONTAINERD_ADDRESS) -n k8s.io images import $(IMAGE_TAR)"; \
+		ctr --address $(CONTAINERD_ADDRESS) -n k8s.io images import $(IMAGE_TAR); \
+	else echo "containerd is not running at $(CONTAINERD_ADDRESS): load $(IMAGE_TAR) with ctr/docker/podman load yourself"; fi
+
+.PHONY: image-test
+image-test: ## Unit-test the image builder (hack/image, a module of its own).
+	cd hack/image && go test ./... -count=1
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from your host against the cluster of the current kubeconfig.
 	go run ./cmd $(RUN_ARGS)
 
 .PHONY: docker-build
-docker-build: ## Build the manager image (IMG, default controller:latest).
-	$(CONTAINER_TOOL) build -t $(IMG) .
+docker-build: ## Build the manager image (IMG, default controller:latest) with a container engine; same image as make image.
+	$(CONTAINER_TOOL) build -t $(IMG) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg SOURCE_URL=$(SOURCE_URL) .
 
 .PHONY: docker-push
 docker-push: ## Push the manager image (IMG).
@@ -155,6 +189,21 @@ build-installer: manifests generate ## Write dist/install.yaml: CRDs, RBAC and t
 	mkdir -p dist
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/default > dist/install.yaml
+
+##@ Local cluster
+
+.PHONY: cluster
+cluster: ## Start a real single-node Kubernetes here, offline (hack/cluster/up.sh); prints its kubeconfig path.
+	@ROLEGATE_CLUSTER_DIR=$(CLUSTER_DIR) bash hack/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop everything make cluster started: processes, containers, mounts, iptables rules.
+	@ROLEGATE_CLUSTER_DIR=$(CLUSTER_DIR) bash hack/cluster/down.sh
+
+E2E_ARGS ?=
+.PHONY: e2e
+e2e: image ## Install rolegate on the make cluster node with kustomize and Helm and test it through real pods (test/e2e).
+	KUBECONFIG=$(CLUSTER_DIR)/pki/admin.kubeconfig E2E_IMAGE=$(IMAGE) go test -tags e2e ./test/e2e/ -count=1 -timeout 30m -v $(E2E_ARGS)
 
 ##@ Deployment
 

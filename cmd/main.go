@@ -3,6 +3,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
@@ -11,6 +12,7 @@ import (
 
 	"rolegate.dev/rolegate/internal/app"
 	"rolegate.dev/rolegate/internal/controller"
+	"rolegate.dev/rolegate/internal/version"
 )
 
 func envOr(key, fallback string) string {
@@ -57,11 +59,18 @@ func main() {
 	flag.StringVar(&o.NotificationNamespace, "notification-namespace", envOr("POD_NAMESPACE", "rolegate-system"),
 		"Namespace of the Secrets that ApprovalPolicy notification targets refer to (signing keys, Slack webhook URLs); "+
 			"the manager needs get on Secrets there. Empty turns notifications off.")
+	printVersion := flag.Bool("version", false, "Print the release version and commit, then exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if *printVersion {
+		fmt.Println("manager " + version.String())
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	v, commit := version.Get()
+	log.Info("rolegate manager", "version", v, "commit", commit)
 
 	if !w.Enabled {
 		log.Info("Admission webhooks are disabled: requester and reviewer identity is not verified; do not use this in production")

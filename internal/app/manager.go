@@ -123,6 +123,10 @@ type WebhookOptions struct {
 	// configurations whose caBundle the rotator keeps current.
 	MutatingConfigName   string
 	ValidatingConfigName string
+	// RotatorControllerName names the rotator's controller; empty is
+	// cert-controller's default. Several managers in one process (tests)
+	// need distinct names.
+	RotatorControllerName string
 }
 
 func (o Options) metricsRegistry() prometheus.Registerer {
@@ -299,15 +303,29 @@ func setupWebhooks(mgr ctrl.Manager, o WebhookOptions, clk clock.PassiveClock, m
 		DNSName:        fmt.Sprintf("%s.%s.svc", o.ServiceName, o.Namespace),
 		ExtraDNSNames:  []string{fmt.Sprintf("%s.%s.svc.cluster.local", o.ServiceName, o.Namespace)},
 		IsReady:        certsReady,
+		ControllerName: o.RotatorControllerName,
 		Webhooks: []rotator.WebhookInfo{
 			{Name: o.MutatingConfigName, Type: rotator.Mutating},
 			{Name: o.ValidatingConfigName, Type: rotator.Validating},
 		},
-		// Every replica serves webhooks, so every replica needs the certificate.
+		// Every replica serves webhooks, so every replica needs the
+		// certificate. Replicas starting together race to fill the Secret:
+		// the loser's update conflicts, and the rotator retries, reads the
+		// winner's CA and keeps it.
 		RequireLeaderElection: false,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up certificate rotation: %w", err)
+	}
+	// The certificate reaches this replica through the API, not a mounted
+	// Secret volume that the kubelet would refresh a minute or two later.
+	if err := mgr.Add(&secretCertSync{
+		reader: mgr.GetAPIReader(),
+		key:    types.NamespacedName{Namespace: o.Namespace, Name: o.SecretName},
+		dir:    o.CertDir, fast: 500 * time.Millisecond, slow: 30 * time.Second,
+		log: ctrl.Log.WithName("webhook-cert-sync"),
+	}); err != nil {
+		return nil, fmt.Errorf("adding the webhook certificate sync: %w", err)
 	}
 	registered := make(chan struct{})
 	go func() {

@@ -1,6 +1,8 @@
 // Package certs_test checks that the manager, without cert-manager, issues
 // its own webhook serving certificate into its Secret, injects the CA into
-// both webhook configurations, and reports ready only once it can serve.
+// both webhook configurations, copies the certificate from the Secret
+// through the API, and reports ready once it can serve — with two replicas
+// racing on the same empty Secret.
 package certs_test
 
 import (
@@ -91,32 +93,43 @@ func TestTheManagerIssuesItsOwnCertificateAndInjectsTheCA(t *testing.T) {
 		utils.Must(t, c.Create(ctx, obj))
 	}
 
-	certDir := t.TempDir()
-	probePort := freePort(t)
-	mgr, err := app.NewManager(cfg, app.Options{
-		SkipNameValidation: true, MetricsRegistry: prometheus.NewRegistry(), AuditLog: &bytes.Buffer{},
-		ProbeAddr: fmt.Sprintf("127.0.0.1:%d", probePort),
-		Webhook: app.WebhookOptions{
-			Enabled: true, Host: "127.0.0.1", Port: freePort(t), CertDir: certDir, CertRotation: true,
-			Namespace: ns, SecretName: "rolegate-webhook-server-cert", ServiceName: "rolegate-webhook-service",
-			MutatingConfigName: "rolegate-mutating-webhook-configuration", ValidatingConfigName: "rolegate-validating-webhook-configuration",
-		},
-	})
-	utils.Must(t, err)
-	mctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = mgr.Start(mctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	readyz := func() error {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort))
-		if err != nil {
-			return err
-		}
-		defer func() { _ = resp.Body.Close() }()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz = %d", resp.StatusCode)
-		}
-		return nil
+	// Two replicas start together, as a fresh two-replica install does:
+	// both race to fill the empty Secret, and both must end up serving the
+	// one certificate that won.
+	type replica struct {
+		certDir string
+		readyz  func() error
+	}
+	var replicas []replica
+	for i := range 2 {
+		certDir := t.TempDir()
+		probePort := freePort(t)
+		mgr, err := app.NewManager(cfg, app.Options{
+			SkipNameValidation: true, MetricsRegistry: prometheus.NewRegistry(), AuditLog: &bytes.Buffer{},
+			ProbeAddr: fmt.Sprintf("127.0.0.1:%d", probePort),
+			Webhook: app.WebhookOptions{
+				Enabled: true, Host: "127.0.0.1", Port: freePort(t), CertDir: certDir, CertRotation: true,
+				Namespace: ns, SecretName: "rolegate-webhook-server-cert", ServiceName: "rolegate-webhook-service",
+				MutatingConfigName: "rolegate-mutating-webhook-configuration", ValidatingConfigName: "rolegate-validating-webhook-configuration",
+				RotatorControllerName: fmt.Sprintf("cert-rotator-%d", i),
+			},
+		})
+		utils.Must(t, err)
+		mctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = mgr.Start(mctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		replicas = append(replicas, replica{certDir: certDir, readyz: func() error {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort))
+			if err != nil {
+				return err
+			}
+			defer func() { _ = resp.Body.Close() }()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("readyz = %d", resp.StatusCode)
+			}
+			return nil
+		}})
 	}
 
 	// The rotator fills the Secret with a CA and a serving certificate for the Service.
@@ -132,10 +145,6 @@ func TestTheManagerIssuesItsOwnCertificateAndInjectsTheCA(t *testing.T) {
 		}
 		return nil
 	})
-	// Until the certificate reaches the pod, the manager is not ready.
-	if err := readyz(); err == nil {
-		t.Fatal("ready before the serving certificate was mounted")
-	}
 	// The CA is injected into every webhook of both configurations.
 	utils.Eventually(t, 30*time.Second, func() error {
 		m := &admissionregistrationv1.MutatingWebhookConfiguration{}
@@ -164,11 +173,29 @@ func TestTheManagerIssuesItsOwnCertificateAndInjectsTheCA(t *testing.T) {
 		t.Fatalf("tls.crt is not a certificate")
 	}
 
-	// The kubelet projects the Secret into the pod; here the test does.
-	for _, k := range []string{"tls.crt", "tls.key"} {
-		utils.Must(t, os.WriteFile(filepath.Join(certDir, k), secret.Data[k], 0o600))
+	// Each replica copies the winning certificate from the Secret through
+	// the API (no Secret volume, no kubelet refresh to wait for) and becomes
+	// ready.
+	for i, r := range replicas {
+		utils.Eventually(t, 30*time.Second, func() error {
+			for _, k := range []string{"tls.crt", "tls.key"} {
+				b, err := os.ReadFile(filepath.Join(r.certDir, k))
+				if err != nil {
+					return fmt.Errorf("replica %d: %w", i, err)
+				}
+				if !bytes.Equal(b, secret.Data[k]) {
+					return fmt.Errorf("replica %d serves a %s that is not the Secret's", i, k)
+				}
+			}
+			return r.readyz()
+		})
 	}
-	utils.Eventually(t, 60*time.Second, readyz)
+	// The Secret settled on one certificate: it is the one first read.
+	final := &corev1.Secret{}
+	utils.Must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "rolegate-webhook-server-cert"}, final))
+	if !bytes.Equal(final.Data["tls.crt"], secret.Data["tls.crt"]) {
+		t.Fatal("the replicas kept replacing each other's certificate")
+	}
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -322,7 +322,7 @@ func variants() []variant {
 		},
 		{
 			name: "single-replica-no-leader-election", release: defaultRelease, ns: defaultNamespace,
-			values: map[string]any{"leaderElection": map[string]any{"enabled": false}},
+			values: map[string]any{"replicaCount": 1, "leaderElection": map[string]any{"enabled": false}},
 			check: func(t *testing.T, r *rendering) {
 				if _, ok := managerArgs(t, r.deployment(t))["leader-elect"]; ok {
 					t.Errorf("--leader-elect with leaderElection.enabled=false and 1 replica")
@@ -471,7 +471,7 @@ func TestRender(t *testing.T) {
 var namespacedKinds = map[string]bool{
 	"ServiceAccount": true, "Role": true, "RoleBinding": true, "Deployment": true,
 	"Service": true, "Secret": true, "Issuer": true, "Certificate": true,
-	"ServiceMonitor": true, "PrometheusRule": true,
+	"ServiceMonitor": true, "PrometheusRule": true, "PodDisruptionBudget": true,
 	"ClusterRole": false, "ClusterRoleBinding": false,
 	"MutatingWebhookConfiguration": false, "ValidatingWebhookConfiguration": false,
 	"ValidatingAdmissionPolicy": false, "ValidatingAdmissionPolicyBinding": false,
@@ -695,7 +695,7 @@ func checkWebhooks(t *testing.T, r *rendering) {
 	}
 	svc := checkWebhookService(t, r, d, a)
 	checkWebhookConfigurations(t, r, a, svc)
-	checkCertificateMount(t, d, a)
+	checkCertificateMount(t, r, d, a)
 	switch mode := r.stringValue(t, "webhook.certificate.mode"); mode {
 	case "rotate":
 		checkRotation(t, r, a)
@@ -786,9 +786,12 @@ func checkWebhookConfigurations(t *testing.T, r *rendering, a args, svc *corev1.
 	}
 }
 
-// checkCertificateMount: --webhook-secret-name is the Secret mounted
-// read-only where the manager reads its certificate.
-func checkCertificateMount(t *testing.T, d *appsv1.Deployment, a args) {
+// checkCertificateMount: with cert-manager, --webhook-secret-name is the
+// Secret mounted read-only where the manager reads its certificate; when the
+// manager rotates its own, no Secret is mounted there (it copies the
+// certificate from the Secret through the API) and the directory is in the
+// writable /tmp emptyDir.
+func checkCertificateMount(t *testing.T, r *rendering, d *appsv1.Deployment, a args) {
 	secretName := a["webhook-secret-name"]
 	var certVolume string
 	for _, v := range d.Spec.Template.Spec.Volumes {
@@ -799,11 +802,23 @@ func checkCertificateMount(t *testing.T, d *appsv1.Deployment, a args) {
 			certVolume = v.Name
 		}
 	}
-	mounted := slices.ContainsFunc(managerContainer(t, d).VolumeMounts, func(m corev1.VolumeMount) bool {
+	c := managerContainer(t, d)
+	mounted := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
 		return m.Name == certVolume && m.MountPath == certDir && m.ReadOnly
 	})
-	if certVolume == "" || !mounted {
-		t.Errorf("Secret %s is not mounted read-only at %s", secretName, certDir)
+	if r.stringValue(t, "webhook.certificate.mode") == "cert-manager" {
+		if certVolume == "" || !mounted {
+			t.Errorf("Secret %s is not mounted read-only at %s", secretName, certDir)
+		}
+	} else {
+		if certVolume != "" {
+			t.Errorf("Secret volume %s is mounted though the manager copies its certificate through the API", certVolume)
+		}
+		if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+			return m.MountPath == "/tmp" && !m.ReadOnly
+		}) {
+			t.Errorf("no writable /tmp mount for --webhook-cert-dir %s", certDir)
+		}
 	}
 	if _, ok := a["webhook-cert-dir"]; ok {
 		t.Errorf("--webhook-cert-dir is set; the mount assumes the default %s", certDir)
@@ -1422,6 +1437,9 @@ func compareWithKustomize(t *testing.T, dir string, values map[string]any, notIn
 				compareSelector(t, got, want, "spec", "selector")
 				fields = []string{"spec.ports", "spec.type"}
 			case "ServiceAccount":
+			case "PodDisruptionBudget":
+				compareSelector(t, got, want, "spec", "selector", "matchLabels")
+				fields = []string{"spec.minAvailable", "spec.maxUnavailable"}
 			case "Deployment":
 				compareDeployment(t, got, want, flagDefaults)
 			default:
@@ -1478,6 +1496,27 @@ func compareDeployment(t *testing.T, got, want *unstructured.Unstructured, defau
 	g, w := convert[appsv1.Deployment](t, got), convert[appsv1.Deployment](t, want)
 	if !equality.Semantic.DeepEqual(g.Spec.Replicas, w.Spec.Replicas) {
 		t.Errorf("replicas %v, reference %v", g.Spec.Replicas, w.Spec.Replicas)
+	}
+	if !equality.Semantic.DeepEqual(g.Spec.Strategy, w.Spec.Strategy) {
+		t.Errorf("strategy %+v, reference %+v", g.Spec.Strategy, w.Spec.Strategy)
+	}
+	// Topology spread selects the pods by the chart's selector labels (with
+	// the release's instance label); the rest must be the reference's.
+	if gs, ws := g.Spec.Template.Spec.TopologySpreadConstraints, w.Spec.Template.Spec.TopologySpreadConstraints; len(gs) == len(ws) {
+		for i := range gs {
+			if gs[i].LabelSelector == nil || ws[i].LabelSelector == nil {
+				continue
+			}
+			for k, v := range ws[i].LabelSelector.MatchLabels {
+				if gs[i].LabelSelector.MatchLabels[k] != v {
+					t.Errorf("topology spread %d selects %v, the reference %v", i, gs[i].LabelSelector.MatchLabels, ws[i].LabelSelector.MatchLabels)
+				}
+			}
+			if !labels.SelectorFromSet(gs[i].LabelSelector.MatchLabels).Matches(labels.Set(g.Spec.Template.Labels)) {
+				t.Errorf("topology spread %d does not select the chart's pods", i)
+			}
+			gs[i].LabelSelector = ws[i].LabelSelector
+		}
 	}
 	if !maps.Equal(g.Spec.Template.Annotations, w.Spec.Template.Annotations) {
 		t.Errorf("pod annotations %v, reference %v", g.Spec.Template.Annotations, w.Spec.Template.Annotations)

@@ -24,6 +24,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -416,8 +417,9 @@ func TestDefault(t *testing.T) {
 		{"every webhook that admits requests and decisions fails closed, the policy webhook (warnings only) fails open, none has side effects", checkWebhookPolicies},
 		{"the webhook configurations are named as the manager's flags expect", checkWebhookConfigNames},
 		{"the webhook Service sends port 443 to the manager's webhook port 9443", checkWebhookPort},
-		{"the Deployment mounts Secret rolegate-webhook-server-cert at /tmp/k8s-webhook-server/serving-certs", checkCertMount},
+		{"the manager copies Secret rolegate-webhook-server-cert into a writable --webhook-cert-dir", checkCertMount},
 		{"the manager runs as non-root with a read-only root filesystem and drops all capabilities", checkSecurityContext},
+		{"the manager is highly available: 2 replicas, leader election, a PodDisruptionBudget, spread, resources, probes", checkHighAvailability},
 		{"the manager learns its namespace from the pod", checkPodNamespace},
 		{"every Service selects the manager's pods", checkServiceSelectors},
 		{"the manager runs as a ServiceAccount in the output", checkServiceAccount},
@@ -607,7 +609,11 @@ func checkWebhookPort(t *testing.T, f *install) {
 	}
 }
 
-// checkCertMount checks that the Deployment mounts Secret rolegate-webhook-server-cert at /tmp/k8s-webhook-server/serving-certs.
+// checkCertMount checks that, with the manager rotating its own certificate,
+// its --webhook-cert-dir is writable scratch space (the /tmp emptyDir) and
+// no Secret volume is mounted there: the manager copies the certificate from
+// Secret rolegate-webhook-server-cert through the API, so a replica does not
+// wait for the kubelet to refresh a Secret volume.
 func checkCertMount(t *testing.T, f *install) {
 	o := f.o
 	d := f.d
@@ -620,12 +626,70 @@ func checkCertMount(t *testing.T, f *install) {
 	if secret != "rolegate-webhook-server-cert" {
 		t.Errorf("the manager's --webhook-secret-name is %q", secret)
 	}
-	vol, _ := certVolume(t, d, c)
-	if vol.SecretName != secret {
-		t.Errorf("the volume at %s holds Secret %q, want %q (--webhook-secret-name)", dir, vol.SecretName, secret)
+	var writable bool
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == dir {
+			t.Errorf("volume %s is mounted at --webhook-cert-dir %s; the manager writes the certificate there itself", m.Name, dir)
+		}
+		if strings.HasPrefix(dir, strings.TrimSuffix(m.MountPath, "/")+"/") && !m.ReadOnly {
+			for _, v := range d.Spec.Template.Spec.Volumes {
+				writable = writable || (v.Name == m.Name && v.EmptyDir != nil)
+			}
+		}
+	}
+	if !writable {
+		t.Errorf("--webhook-cert-dir %s is not under a writable emptyDir mount (the root filesystem is read-only)", dir)
 	}
 	if o.Find("Secret", d.Namespace, secret) == nil {
 		t.Errorf("Secret %s/%s is not in the output (the certificate rotator only updates an existing Secret)", d.Namespace, secret)
+	}
+}
+
+// checkHighAvailability checks that the default install keeps a replica
+// serving the webhooks (failurePolicy Fail) through a pod's loss, a drain
+// and a rolling update.
+func checkHighAvailability(t *testing.T, f *install) {
+	d, c := f.d, f.c
+	if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
+		t.Errorf("replicas = %v, want at least 2", d.Spec.Replicas)
+	}
+	if flagValue(t, c, "leader-elect") != "true" {
+		t.Error("several replicas without --leader-elect")
+	}
+	if ru := d.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 {
+		t.Errorf("rolling update %+v may take a serving replica away before its successor is ready; want maxUnavailable 0", ru)
+	}
+	podLabels := labels.Set(d.Spec.Template.Labels)
+	var pdbs int
+	for _, u := range f.o.OfKind("PodDisruptionBudget") {
+		var pdb policyv1.PodDisruptionBudget
+		utils.Must(t, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &pdb))
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		utils.Must(t, err)
+		if pdb.Namespace != d.Namespace || !sel.Matches(podLabels) {
+			continue
+		}
+		pdbs++
+		if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() < 1 {
+			t.Errorf("PodDisruptionBudget %s lets every replica go: minAvailable %v", pdb.Name, pdb.Spec.MinAvailable)
+		}
+	}
+	if pdbs != 1 {
+		t.Errorf("%d PodDisruptionBudgets select the manager's pods, want 1", pdbs)
+	}
+	spread := d.Spec.Template.Spec.TopologySpreadConstraints
+	if len(spread) == 0 || spread[0].LabelSelector == nil ||
+		!labels.SelectorFromSet(spread[0].LabelSelector.MatchLabels).Matches(podLabels) {
+		t.Errorf("no topology spread constraint selecting the manager's pods: %+v", spread)
+	}
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("the manager sets no cpu/memory requests or memory limit: %+v", c.Resources)
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Errorf("the readiness probe is not /readyz (ready only once the webhooks serve): %+v", c.ReadinessProbe)
+	}
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+		t.Errorf("the liveness probe is not /healthz: %+v", c.LivenessProbe)
 	}
 }
 
