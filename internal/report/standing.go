@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"rolegate.dev/rolegate/internal/inventory"
@@ -22,6 +23,9 @@ type StandingAccess struct {
 	DanglingBindings int `json:"danglingBindings"`
 	// Unreadable lists what could not be read; the counts miss it.
 	Unreadable []string `json:"unreadable"`
+	// unread names what could not be read, without the server's reasons:
+	// what the table prints.
+	unread []string
 }
 
 // Standing summarizes an inventory.
@@ -36,6 +40,11 @@ func Standing(rep *inventory.Report) *StandingAccess {
 	}
 	for _, u := range rep.Unreadable {
 		s.Unreadable = append(s.Unreadable, u.String())
+		where := "cluster-wide"
+		if u.Namespace != "" {
+			where = "in namespace " + u.Namespace
+		}
+		s.unread = append(s.unread, u.Resource+" "+where)
 	}
 	return s
 }
@@ -54,11 +63,27 @@ func (s *StandingAccess) empty() bool {
 	return s.DanglingBindings == 0 && len(s.Unreadable) == 0
 }
 
+// nothingRead reports whether the section has no finding and missed
+// something: typically a user without read access to RBAC objects.
+func (s *StandingAccess) nothingRead() bool {
+	for _, n := range s.Bindings {
+		if n > 0 {
+			return false
+		}
+	}
+	return s.DanglingBindings == 0 && len(s.unread) > 0
+}
+
 // WriteStandingTable prints the standing-access section after the table:
 // bindings and service accounts by severity, dangling bindings, and what
 // could not be read. It prints nothing when there is nothing to show.
 func WriteStandingTable(w io.Writer, s *StandingAccess) error {
 	if s.empty() {
+		return nil
+	}
+	if s.nothingRead() {
+		fmt.Fprintf(w, "\nSTANDING SERVICE-ACCOUNT ACCESS: not shown; you may not read %s "+
+			"(`kubectl rolegate inventory` with those permissions lists it)\n", strings.Join(s.unread, ", "))
 		return nil
 	}
 	fmt.Fprintln(w, "\nSTANDING SERVICE-ACCOUNT ACCESS (outside rolegate; `kubectl rolegate inventory` lists it):")
@@ -75,10 +100,8 @@ func WriteStandingTable(w io.Writer, s *StandingAccess) error {
 			s.DanglingBindings)
 	}
 	if len(s.Unreadable) > 0 {
-		fmt.Fprintln(w, "INCOMPLETE: could not read the following; the counts above miss what they hold:")
-		for _, u := range s.Unreadable {
-			fmt.Fprintln(w, "  "+u)
-		}
+		fmt.Fprintf(w, "INCOMPLETE: could not read %s; the counts above miss what they hold "+
+			"(`kubectl rolegate inventory -o yaml` gives the reasons)\n", strings.Join(s.unread, ", "))
 	}
 	return nil
 }

@@ -31,10 +31,22 @@ func TestStanding(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"STANDING SERVICE-ACCOUNT ACCESS", "high       1          1", "DANGLING: 1 binding(s)",
-		"INCOMPLETE", "secrets in namespace team-b: forbidden"} {
+		"INCOMPLETE: could not read secrets in namespace team-b;"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("section lacks %q:\n%s", want, out.String())
 		}
+	}
+	out.Reset()
+	unread := Standing(&inventory.Report{Unreadable: []inventory.Unreadable{
+		{Resource: "rolebindings", Namespace: "team-b", Reason: "rolebindings is forbidden: ..."},
+		{Resource: "clusterroles", Reason: "clusterroles is forbidden: ..."}}})
+	if err := WriteStandingTable(&out, unread); err != nil {
+		t.Fatal(err)
+	}
+	want := "\nSTANDING SERVICE-ACCOUNT ACCESS: not shown; you may not read rolebindings in namespace team-b, clusterroles cluster-wide " +
+		"(`kubectl rolegate inventory` with those permissions lists it)\n"
+	if out.String() != want {
+		t.Errorf("nothing read: printed %q, want %q", out.String(), want)
 	}
 	out.Reset()
 	if err := WriteStandingTable(&out, Standing(&inventory.Report{})); err != nil || out.Len() != 0 {
