@@ -212,7 +212,7 @@ type durationField struct {
 // format is the message of the field's format rule: it names the field and
 // the accepted format.
 func (f durationField) format() string {
-	name := f.positive[:strings.Index(f.positive, " must be positive")]
+	name, _, _ := strings.Cut(f.positive, " must be positive")
 	return name + " must be a Go duration such as 30m or 8h (units h, m, s, ms; days are not a unit: write 72h for 3 days)"
 }
 

@@ -162,7 +162,7 @@ func drain(ctx context.Context, w watch.Interface, name string,
 					// The resourceVersion is too old: start over from a fresh list.
 					return false, "", nil
 				}
-				return true, rv, fmt.Errorf("watching AccessRequests: %v", apierrors.FromObject(ev.Object))
+				return true, rv, fmt.Errorf("watching AccessRequests: %w", apierrors.FromObject(ev.Object))
 			case watch.Bookmark:
 				if ar, ok := ev.Object.(*accessv1alpha1.AccessRequest); ok {
 					rv = ar.ResourceVersion

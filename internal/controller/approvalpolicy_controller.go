@@ -189,7 +189,8 @@ func (r *ApprovalPolicyReconciler) overlapping(ctx context.Context, p *accessv1a
 		return c, nil
 	}
 	c.Status, c.Reason = metav1.ConditionTrue, accessv1alpha1.ReasonOverlapping
-	c.Message = conditionMessage(strings.Join(found, "; ") + "; granted and pending requests keep the policy they were routed to; narrow a namespaceSelector or a catalog to remove the overlap")
+	c.Message = conditionMessage(strings.Join(found, "; ") + "; granted and pending requests keep the policy they were routed to; " +
+		"narrow a namespaceSelector or a catalog to remove the overlap")
 	return c, nil
 }
 

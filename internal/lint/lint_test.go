@@ -374,7 +374,8 @@ func TestLintRequestUnderARefusedPolicy(t *testing.T) {
 	r := Lint([]Source{{Path: "policy.yaml", Data: []byte(policy)}, {Path: "request.yaml", Data: []byte(request)}}, Options{})
 	got := lines(r)
 	want := []string{
-		`policy.yaml:8: spec.entitlements[0].maxDuration: Invalid value: "1d": spec.entitlements[0].maxDuration in body should match '^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$'`,
+		`policy.yaml:8: spec.entitlements[0].maxDuration: Invalid value: "1d": maxDuration must be a Go duration such as 30m or 8h ` +
+			`(units h, m, s, ms; days are not a unit: write 72h for 3 days)`,
 		`request.yaml:4: warning: spec: cannot be checked offline: ApprovalPolicy "broken" at policy.yaml:1 is refused (see its errors); fix it and lint again`,
 	}
 	if !slices.Equal(got, want) {

@@ -78,10 +78,13 @@ func run(dir, nodeIP, nodeName, server string) error {
 			IPAddresses: []net.IP{ip, net.ParseIP("127.0.0.1")}, DNSNames: []string{nodeName, "localhost"},
 		}},
 		{"apiserver-kubelet-client", x509.Certificate{
-			Subject: pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}}, ExtKeyUsage: []x509.ExtKeyUsage{clientAuth},
+			Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+			ExtKeyUsage: []x509.ExtKeyUsage{clientAuth},
 		}},
-		{"admin", x509.Certificate{Subject: pkix.Name{CommonName: "rolegate-admin", Organization: []string{"system:masters"}}, ExtKeyUsage: []x509.ExtKeyUsage{clientAuth}}},
-		{"controller-manager", x509.Certificate{Subject: pkix.Name{CommonName: "system:kube-controller-manager"}, ExtKeyUsage: []x509.ExtKeyUsage{clientAuth}}},
+		{"admin", x509.Certificate{Subject: pkix.Name{CommonName: "rolegate-admin", Organization: []string{"system:masters"}},
+			ExtKeyUsage: []x509.ExtKeyUsage{clientAuth}}},
+		{"controller-manager", x509.Certificate{Subject: pkix.Name{CommonName: "system:kube-controller-manager"},
+			ExtKeyUsage: []x509.ExtKeyUsage{clientAuth}}},
 		{"scheduler", x509.Certificate{Subject: pkix.Name{CommonName: "system:kube-scheduler"}, ExtKeyUsage: []x509.ExtKeyUsage{clientAuth}}},
 		{"proxy", x509.Certificate{Subject: pkix.Name{CommonName: "system:kube-proxy"}, ExtKeyUsage: []x509.ExtKeyUsage{clientAuth}}},
 	}

@@ -202,7 +202,7 @@ func TestAnExtensionPastMaxExtensionsIsRefusedAtAdmission(t *testing.T) {
 	// Admission judges from its cache, which sees the applied extension shortly.
 	utils.Eventually(t, wait, func() error {
 		if err := alice.Create(t.Context(), extension("more-2"), client.DryRunAll); err == nil || !containsAll(err.Error(), want...) {
-			return fmt.Errorf("second extension: %v, want refused with %q", err, want)
+			return fmt.Errorf("second extension: %w, want refused with %q", err, want)
 		}
 		return nil
 	})

@@ -62,7 +62,7 @@ func TestDecisionStamperRecordsTheRequestUID(t *testing.T) {
 		{name: "stamps the UID of the decided request", d: decisionFor("r", ""), allowed: true, uid: "uid-of-r"},
 		{name: "accepts a client value that is the request's UID", d: decisionFor("r", "uid-of-r"), allowed: true, uid: "uid-of-r"},
 		{name: "refuses a client value naming another request object", d: decisionFor("r", "uid-of-an-older-r"),
-			message: "spec.requestUID: uid-of-an-older-r is not the UID of AccessRequest r (uid-of-r)"},
+			message: "spec.requestUID: Forbidden: uid-of-an-older-r is not the UID of AccessRequest r (uid-of-r)"},
 		{name: "stamps no UID for a request that does not exist (validation refuses it)", d: decisionFor("missing", ""), allowed: true},
 		{name: "stamps no UID for a decision naming no request (the schema refuses it)", d: decisionFor("", ""), allowed: true},
 	}
