@@ -647,18 +647,8 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // ServiceAccount: its deletion or re-creation ends their grants, and its
 // creation lets an approved request be granted.
 func (r *AccessRequestReconciler) requestsForServiceAccount(ctx context.Context, obj client.Object) []reconcile.Request {
-	var list accessv1alpha1.AccessRequestList
-	if err := r.List(ctx, &list, client.MatchingFields{ServiceAccountIndex: obj.GetNamespace() + "/" + obj.GetName()}); err != nil {
-		logf.FromContext(ctx).Error(err, "Failed to list AccessRequests for a ServiceAccount", "serviceAccount", client.ObjectKeyFromObject(obj))
-		return nil
-	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		if list.Items[i].Status.RevokedAt == nil {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
-	}
-	return out
+	key := obj.GetNamespace() + "/" + obj.GetName()
+	return r.liveRequests([]client.ListOption{client.MatchingFields{ServiceAccountIndex: key}})(ctx, obj)
 }
 
 // relatedByExtension links an extension and the request it extends: a
