@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 // ellipsis marks text cut short in a table cell.
@@ -23,7 +25,7 @@ func cell(s string, limit int) string {
 			b.WriteByte(' ')
 		case r == utf8.RuneError:
 			b.WriteString(`\ufffd`)
-		case unicode.IsControl(r) || isBidiControl(r) || (unicode.Is(unicode.Cf, r) && r != '\u200d'):
+		case unicode.IsControl(r) || (policy.Deceptive(r) && r != '\u200d'):
 			b.WriteString(escapeRune(r))
 		default:
 			b.WriteRune(r)
@@ -36,13 +38,6 @@ func cell(s string, limit int) string {
 		out = strings.TrimRight(string(runes[:keep]), " ") + ellipsis
 	}
 	return out
-}
-
-// isBidiControl reports the characters that reorder how text displays:
-// LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI, LRM, RLM and ALM.
-func isBidiControl(r rune) bool {
-	return (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') ||
-		r == '\u200e' || r == '\u200f' || r == '\u061c'
 }
 
 func escapeRune(r rune) string {

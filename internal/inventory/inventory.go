@@ -143,13 +143,17 @@ type Unreadable struct {
 	Reason    string `json:"reason"`
 }
 
+// What reads "secrets in namespace team-a" or "clusterroles cluster-wide".
+func (u Unreadable) What() string {
+	if u.Namespace != "" {
+		return u.Resource + " in namespace " + u.Namespace
+	}
+	return u.Resource + " cluster-wide"
+}
+
 // String reads "secrets in namespace team-a: forbidden ...".
 func (u Unreadable) String() string {
-	where := "cluster-wide"
-	if u.Namespace != "" {
-		where = "in namespace " + u.Namespace
-	}
-	return fmt.Sprintf("%s %s: %s", u.Resource, where, u.Reason)
+	return u.What() + ": " + u.Reason
 }
 
 // Exposure is how a service account's credentials are reachable.

@@ -40,11 +40,7 @@ func Standing(rep *inventory.Report) *StandingAccess {
 	}
 	for _, u := range rep.Unreadable {
 		s.Unreadable = append(s.Unreadable, u.String())
-		where := "cluster-wide"
-		if u.Namespace != "" {
-			where = "in namespace " + u.Namespace
-		}
-		s.unread = append(s.unread, u.Resource+" "+where)
+		s.unread = append(s.unread, u.What())
 	}
 	return s
 }
