@@ -310,10 +310,26 @@ func setRevokedStatus(ar *accessv1alpha1.AccessRequest, w *world) {
 			msg += ": it is no longer approved (" + string(e.Tally.State) + ")"
 		}
 	}
+	recordUnrecordedGrant(ar, w)
 	if ar.Status.GrantedAt == nil && e.Outcome != policy.OutcomeRevoked {
 		msg += " (it had not been granted yet)"
 	}
 	setAccessEnded(ar, reason, msg)
+}
+
+// recordUnrecordedGrant records a grant that a binding proves but the
+// status does not: a pass created the binding and stopped (the manager
+// restarting) before it wrote the status. Access was given from the
+// binding's creation, so the status and the audit trail say so.
+func recordUnrecordedGrant(ar *accessv1alpha1.AccessRequest, w *world) {
+	if ar.Status.GrantedAt != nil {
+		return
+	}
+	if at := grantEvidence(ar, w.bindings, w.now); !at.IsZero() {
+		granted := metav1.NewTime(at)
+		ar.Status.GrantedAt = &granted
+		ar.Status.RoleBinding = BindingName(ar)
+	}
 }
 
 // setAccessEnded records the end of access: expired, or revoked for any
@@ -432,6 +448,13 @@ func transitions(before, after *accessv1alpha1.AccessRequest, restored bool) []t
 	out = append(out, decisionTransitions(before, after)...)
 	out = append(out, grantTransitions(before, after, restored)...)
 	if t, ok := revocationTransition(before, after); ok {
+		if before.Status.GrantedAt == nil && after.Status.GrantedAt != nil {
+			// Granted and ended in one pass: the grant was made by a pass
+			// that stopped before recording it. Announce it before its end.
+			out = append(out, transition{accessv1alpha1.ReasonGranted, corev1.EventTypeNormal, actionGrant,
+				fmt.Sprintf("%s from %s (the pass that granted it stopped before recording it)",
+					bindingDescription(after), after.Status.GrantedAt.UTC().Format(time.RFC3339))})
+		}
 		out = append(out, t)
 	}
 	return out

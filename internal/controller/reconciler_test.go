@@ -508,3 +508,56 @@ func TestRecheckBoundsHowLateAClockJumpIsNoticed(t *testing.T) {
 		t.Fatalf("after the jump: %s with %d bindings, want Expired and none", readyReason(ar), len(h.bindings(t)))
 	}
 }
+
+// A pass that created the binding and stopped before writing the status
+// (the manager restarting) leaves a grant only the binding proves. When the
+// next pass finds it already expired, the grant is still recorded and
+// announced before its end: the audit trail never misses access that existed.
+func TestGrantCutShortBeforeItsRecordIsAnnouncedWhenItEnds(t *testing.T) {
+	stopping := true
+	created := t0.Add(time.Minute) // the fake client sets no creationTimestamp; the API server would
+	h := newHarness(t, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			obj.SetCreationTimestamp(metav1.NewTime(created))
+			if err := c.Create(ctx, obj, opts...); err != nil {
+				return err
+			}
+			if _, ok := obj.(*rbacv1.RoleBinding); ok && stopping {
+				return context.Canceled // applied, but the manager stopped before it heard so
+			}
+			return nil
+		},
+	})
+	if _, err := h.reconcile(t, "view-req"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("reconcile = %v, want the cancellation", err)
+	}
+	if ar := h.request(t, "view-req"); ar.Status.GrantedAt != nil || len(h.bindings(t)) != 1 {
+		t.Fatalf("setup: grantedAt %v, %d bindings; want an unrecorded binding", ar.Status.GrantedAt, len(h.bindings(t)))
+	}
+	stopping = false
+	h.clock.Step(2 * time.Hour)
+	if _, err := h.reconcile(t, "view-req"); err != nil {
+		t.Fatal(err)
+	}
+	ar := h.request(t, "view-req")
+	if readyReason(ar) != accessv1alpha1.ReasonExpired || ar.Status.GrantedAt == nil || len(h.bindings(t)) != 0 {
+		t.Fatalf("ready %s, grantedAt %v, %d bindings; want Expired with the grant recorded and no binding",
+			readyReason(ar), ar.Status.GrantedAt, len(h.bindings(t)))
+	}
+	if c := meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady); strings.Contains(c.Message, "not been granted") {
+		t.Errorf("Ready says %q about a grant that existed", c.Message)
+	}
+	var announced []string
+	for _, line := range strings.Split(strings.TrimSpace(h.audit.String()), "\n") {
+		var rec struct{ Event string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Event == "Granted" || rec.Event == "Expired" {
+			announced = append(announced, rec.Event)
+		}
+	}
+	if strings.Join(announced, ",") != "Granted,Expired" {
+		t.Errorf("audit events = %v, want Granted then Expired", announced)
+	}
+}
