@@ -218,9 +218,8 @@ func Build(in *Input, opts Options) (*Report, error) {
 	}
 	for i := range in.RoleBindings {
 		rb := &in.RoleBindings[i]
-		if !b.inNamespace(rb.Namespace) {
-			continue
-		}
+		// A RoleBinding in any namespace may name a service account in
+		// scope: apply keeps the subjects in scope.
 		if err := b.apply(&rb.ObjectMeta, "RoleBinding", rb.RoleRef, rb.Subjects); err != nil {
 			return nil, err
 		}

@@ -188,6 +188,24 @@ func TestBuildNamespace(t *testing.T) {
 	}
 }
 
+// A RoleBinding in another namespace that names a service account of the
+// namespace asked for is part of that account's standing access.
+func TestBuildNamespaceSeesBindingsFromOtherNamespaces(t *testing.T) {
+	in := fixture()
+	in.RoleBindings = append(in.RoleBindings, roleBinding("team-a", "bot-exec-in-team-a", "Role", "exec", saSubject("team-b", "bot")))
+	bot := find(t, build(t, in, Options{Namespace: "team-b"}), "team-b", "bot")
+	got := strings.Join(bindingNames(bot), "; ")
+	if !strings.Contains(got, "RoleBinding team-a/bot-exec-in-team-a") {
+		t.Errorf("bot's bindings = %s, want the RoleBinding in team-a that names it", got)
+	}
+	if strings.Contains(got, "team-workloads") {
+		t.Errorf("bot's bindings = %s: team-a's group binding does not apply to team-b", got)
+	}
+	if !slices.Contains(bot.Capabilities, policy.CapPodExec) {
+		t.Errorf("bot's capabilities = %v, want %s from the Role in team-a", bot.Capabilities, policy.CapPodExec)
+	}
+}
+
 func TestBuildRolegateGrantsOnlyWithIncludeRolegate(t *testing.T) {
 	in := fixture()
 	grant := roleBinding("team-b", "rolegate-grant", "ClusterRole", "rbac-writer", saSubject("team-b", "bot"))

@@ -32,10 +32,10 @@ type Options struct {
 	SkipSecrets string
 }
 
-// Read lists service accounts, Roles, RoleBindings, pods and Secrets (their
-// metadata only: the inventory never reads a Secret's data) in namespace, or
-// in every namespace when it is "", and ClusterRoles and
-// ClusterRoleBindings cluster-wide. A list the API server forbids is
+// Read lists service accounts, pods and Secrets (their metadata only: the
+// inventory never reads a Secret's data) in namespace, or in every
+// namespace when it is "", and Roles, RoleBindings, ClusterRoles and
+// ClusterRoleBindings in every namespace (see listAcross). A list the API server forbids is
 // recorded in Input.Unreadable; any other error is returned.
 func Read(ctx context.Context, c client.Reader, namespace string, o Options) (*inventory.Input, error) {
 	pageSize := o.PageSize
@@ -48,11 +48,11 @@ func Read(ctx context.Context, c client.Reader, namespace string, o Options) (*i
 	var sas corev1.ServiceAccountList
 	r.list(inventory.ResourceServiceAccounts, namespace, &sas, func() { in.ServiceAccounts = append(in.ServiceAccounts, sas.Items...) })
 	var roles rbacv1.RoleList
-	r.list(inventory.ResourceRoles, namespace, &roles, func() { in.Roles = append(in.Roles, roles.Items...) })
+	r.listAcross(inventory.ResourceRoles, namespace, &roles, func() { in.Roles = append(in.Roles, roles.Items...) })
 	var clusterRoles rbacv1.ClusterRoleList
 	r.list(inventory.ResourceClusterRoles, "", &clusterRoles, func() { in.ClusterRoles = append(in.ClusterRoles, clusterRoles.Items...) })
 	var rbs rbacv1.RoleBindingList
-	r.list(inventory.ResourceRoleBindings, namespace, &rbs, func() { in.RoleBindings = append(in.RoleBindings, rbs.Items...) })
+	r.listAcross(inventory.ResourceRoleBindings, namespace, &rbs, func() { in.RoleBindings = append(in.RoleBindings, rbs.Items...) })
 	var crbs rbacv1.ClusterRoleBindingList
 	r.list(inventory.ResourceClusterRoleBindings, "", &crbs, func() {
 		in.ClusterRoleBindings = append(in.ClusterRoleBindings, crbs.Items...)
@@ -124,6 +124,26 @@ type reader struct {
 	in       *inventory.Input
 	pageSize int64
 	err      error
+}
+
+// listAcross reads Roles or RoleBindings for the service accounts of
+// namespace: a RoleBinding in any namespace may grant to them, so it reads
+// every namespace when it may. When only namespace itself may be read, it
+// reads that and records that the other namespaces went unseen.
+func (r *reader) listAcross(resource, namespace string, list client.ObjectList, each func()) {
+	if namespace == "" {
+		r.list(resource, "", list, each)
+		return
+	}
+	before := len(r.in.Unreadable)
+	r.list(resource, "", list, each)
+	if r.err != nil || len(r.in.Unreadable) == before {
+		return
+	}
+	u := &r.in.Unreadable[before]
+	u.Reason += fmt.Sprintf("; only namespace %s was read, so %s in other namespaces that grant to its service accounts are not seen",
+		namespace, resource)
+	r.list(resource, namespace, list, each)
 }
 
 // list reads every page of resource into list, calling each after each
