@@ -595,7 +595,7 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // creation lets an approved request be granted.
 func (r *AccessRequestReconciler) requestsForServiceAccount(ctx context.Context, obj client.Object) []reconcile.Request {
 	key := obj.GetNamespace() + "/" + obj.GetName()
-	return r.liveRequests([]client.ListOption{client.MatchingFields{ServiceAccountIndex: key}})(ctx, obj)
+	return r.liveRequests([]client.ListOption{client.MatchingFields{snapshot.ServiceAccountIndex: key}})(ctx, obj)
 }
 
 // relatedByExtension links an extension and the request it extends: a
