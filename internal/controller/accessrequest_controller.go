@@ -352,7 +352,20 @@ func grantEvidence(ar *accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBindi
 }
 
 // act makes the cluster match the evaluation and records it in status.
+// status.observedGeneration advances to the request's generation only when
+// that succeeded: a spec that could not be acted on is not yet observed,
+// while Ready says why and the work queue retries.
 func (r *AccessRequestReconciler) act(ctx context.Context, w *world) (ctrl.Result, error) {
+	result, err := r.converge(ctx, w)
+	if err == nil {
+		setObserved(w.req)
+	}
+	return result, err
+}
+
+// converge deletes, creates or restores the request's bindings as its
+// evaluation says, and sets the status that describes the outcome.
+func (r *AccessRequestReconciler) converge(ctx context.Context, w *world) (ctrl.Result, error) {
 	ar := w.req
 	if w.ended {
 		setEndedConditions(ar)
@@ -523,6 +536,7 @@ func (r *AccessRequestReconciler) finalize(ctx context.Context, ar *accessv1alph
 		msg := "the AccessRequest was deleted; its RoleBinding was removed"
 		setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, accessv1alpha1.ReasonRevoked, msg)
 		setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionTrue, accessv1alpha1.ReasonRevoked, msg)
+		setObserved(ar)
 		if err := r.writeStatus(ctx, before, ar); err != nil {
 			return err
 		}

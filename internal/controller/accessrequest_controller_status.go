@@ -397,9 +397,14 @@ func setCountedCondition(d *accessv1alpha1.AccessDecision, v policy.Verdict) {
 	d.Status.ObservedGeneration = d.Generation
 }
 
-// writeStatus patches the request's status when it changed.
-func (r *AccessRequestReconciler) writeStatus(ctx context.Context, before, ar *accessv1alpha1.AccessRequest) error {
+// setObserved records that the request's current spec was acted on.
+func setObserved(ar *accessv1alpha1.AccessRequest) {
 	ar.Status.ObservedGeneration = ar.Generation
+}
+
+// writeStatus patches the request's status when it changed. It leaves
+// observedGeneration as the caller set it (see setObserved).
+func (r *AccessRequestReconciler) writeStatus(ctx context.Context, before, ar *accessv1alpha1.AccessRequest) error {
 	if statusEqual(before.Status, ar.Status) {
 		return nil
 	}
