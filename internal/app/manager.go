@@ -38,6 +38,7 @@ import (
 	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/notify"
 	rgscheme "rolegate.dev/rolegate/internal/scheme"
+	"rolegate.dev/rolegate/internal/snapshot"
 	webhookv1alpha1 "rolegate.dev/rolegate/internal/webhook/v1alpha1"
 )
 
@@ -194,7 +195,7 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controller.SetupIndexes(context.Background(), mgr); err != nil {
+	if err := snapshot.SetupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("registering indexes: %w", err)
 	}
 	clk := o.Clock

@@ -352,7 +352,20 @@ func grantEvidence(ar *accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBindi
 }
 
 // act makes the cluster match the evaluation and records it in status.
+// status.observedGeneration advances to the request's generation only when
+// that succeeded: a spec that could not be acted on is not yet observed,
+// while Ready says why and the work queue retries.
 func (r *AccessRequestReconciler) act(ctx context.Context, w *world) (ctrl.Result, error) {
+	result, err := r.converge(ctx, w)
+	if err == nil {
+		setObserved(w.req)
+	}
+	return result, err
+}
+
+// converge deletes, creates or restores the request's bindings as its
+// evaluation says, and sets the status that describes the outcome.
+func (r *AccessRequestReconciler) converge(ctx context.Context, w *world) (ctrl.Result, error) {
 	ar := w.req
 	if w.ended {
 		setEndedConditions(ar)
@@ -523,6 +536,7 @@ func (r *AccessRequestReconciler) finalize(ctx context.Context, ar *accessv1alph
 		msg := "the AccessRequest was deleted; its RoleBinding was removed"
 		setCondition(ar, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, accessv1alpha1.ReasonRevoked, msg)
 		setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionTrue, accessv1alpha1.ReasonRevoked, msg)
+		setObserved(ar)
 		if err := r.writeStatus(ctx, before, ar); err != nil {
 			return err
 		}
@@ -563,59 +577,6 @@ func (r *AccessRequestReconciler) cleanUpAfter(ctx context.Context, key types.Na
 	return errors.Join(errs...)
 }
 
-// writeStatus patches the request's status when it changed.
-func (r *AccessRequestReconciler) writeStatus(ctx context.Context, before, ar *accessv1alpha1.AccessRequest) error {
-	ar.Status.ObservedGeneration = ar.Generation
-	if statusEqual(before.Status, ar.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, ar, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("updating status: %w", err)
-	}
-	return nil
-}
-
-// writeVerdicts tells each decision whether it counted.
-func (r *AccessRequestReconciler) writeVerdicts(ctx context.Context, w *world) error {
-	var errs []error
-	for i := range w.decisions {
-		d := &w.decisions[i]
-		v, ok := w.eval.Tally.Verdicts[d.Name]
-		if w.review != nil && d.Spec.Decision == accessv1alpha1.DecisionAcknowledge {
-			v, ok = w.review.Verdicts[d.Name]
-		} else if w.ended {
-			if findCondition(d.Status.Conditions, accessv1alpha1.ConditionCounted) != nil {
-				continue
-			}
-			v, ok = policy.Verdict{Reason: accessv1alpha1.ReasonRequestNotPending,
-				Message: "the request is closed (" + conditionReason(w.req.Status.Conditions, accessv1alpha1.ConditionReady) + ")"}, true
-		}
-		// A decision that counted keeps its verdict when the request later
-		// stops being valid or pending: it did take effect.
-		if ok && (v.Reason != accessv1alpha1.ReasonRequestNotPending || !counted(d)) {
-			errs = append(errs, r.setVerdict(ctx, d, v))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func counted(d *accessv1alpha1.AccessDecision) bool {
-	c := findCondition(d.Status.Conditions, accessv1alpha1.ConditionCounted)
-	return c != nil && c.Status == metav1.ConditionTrue
-}
-
-func (r *AccessRequestReconciler) setVerdict(ctx context.Context, d *accessv1alpha1.AccessDecision, v policy.Verdict) error {
-	before := d.DeepCopy()
-	setCountedCondition(d, v)
-	if statusEqual(before.Status, d.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, d, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	return nil
-}
-
 // SetupWithManager registers the controller and what it watches: its
 // requests, the decisions naming them (by index), the labelled RoleBindings
 // (so drift and orphans are seen), the policies and namespaces (so policy
@@ -648,7 +609,7 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // creation lets an approved request be granted.
 func (r *AccessRequestReconciler) requestsForServiceAccount(ctx context.Context, obj client.Object) []reconcile.Request {
 	key := obj.GetNamespace() + "/" + obj.GetName()
-	return r.liveRequests([]client.ListOption{client.MatchingFields{ServiceAccountIndex: key}})(ctx, obj)
+	return r.liveRequests([]client.ListOption{client.MatchingFields{snapshot.ServiceAccountIndex: key}})(ctx, obj)
 }
 
 // relatedByExtension links an extension and the request it extends: a

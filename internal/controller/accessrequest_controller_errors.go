@@ -3,9 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -34,18 +32,6 @@ func failureReason(err error) string {
 	return accessv1alpha1.ReasonReadFailed
 }
 
-// failureAction is the event action of a failure reason.
-func failureAction(reason string) string {
-	switch reason {
-	case accessv1alpha1.ReasonBindingFailed:
-		return actionGrant
-	case accessv1alpha1.ReasonRevocationFailed:
-		return actionRevoke
-	default:
-		return actionReconcile
-	}
-}
-
 // reportable reports whether a reconcile error is worth a condition, an
 // event and a metric: a lost optimistic-lock race is retried quietly, and a
 // stopping manager is not a failure of the request.
@@ -59,14 +45,4 @@ func reportable(err error) bool {
 func setFailed(ar *accessv1alpha1.AccessRequest, err error) {
 	setCondition(ar, accessv1alpha1.ConditionReady, metav1.ConditionFalse, failureReason(err),
 		conditionMessage(err.Error()+"; retrying with backoff"))
-}
-
-// reportFailure tells about a failed reconcile: a Warning event on the
-// request and rolegate_reconcile_errors_total. The error itself goes back
-// to the workqueue, which retries with backoff.
-func (r *AccessRequestReconciler) reportFailure(ar *accessv1alpha1.AccessRequest, err error) {
-	reason := failureReason(err)
-	r.Recorder.Eventf(ar, nil, corev1.EventTypeWarning, reason, failureAction(reason), "%s",
-		conditionMessage(fmt.Sprintf("%s; retrying with backoff", err)))
-	r.Metrics.ReconcileError(reason)
 }

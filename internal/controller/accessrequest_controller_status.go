@@ -2,18 +2,17 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
-	"rolegate.dev/rolegate/internal/audit"
-	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/policy"
 )
 
@@ -414,245 +413,60 @@ func setCountedCondition(d *accessv1alpha1.AccessDecision, v policy.Verdict) {
 	d.Status.ObservedGeneration = d.Generation
 }
 
-// transition is one change worth an event and an audit line.
-type transition struct {
-	reason, eventType, action, message string
+// setObserved records that the request's current spec was acted on.
+func setObserved(ar *accessv1alpha1.AccessRequest) {
+	ar.Status.ObservedGeneration = ar.Generation
 }
 
-// Transition reasons that no condition reason names. The others are the
-// condition reasons of accessv1alpha1 (ReasonApproved, ReasonGranted, ...):
-// the event says what the condition now says.
-const (
-	reasonValidated = "Validated"
-	reasonRejected  = "Rejected"
-	reasonRestored  = "Restored"
-)
-
-// Transition actions: what the controller did, in the event's action field.
-const (
-	actionValidate = "Validate"
-	actionApprove  = "Approve"
-	actionDeny     = "Deny"
-	actionEscalate = "Escalate"
-	actionGrant    = "Grant"
-	actionReview   = "Review"
-	actionExtend   = "Extend"
-	actionRevoke   = "Revoke"
-	// actionReconcile: the controller failed before it could act.
-	actionReconcile = "Reconcile"
-)
-
-// transitions compares a request's status before and after a reconcile.
-func transitions(before, after *accessv1alpha1.AccessRequest, restored bool) []transition {
-	var out []transition
-	out = append(out, decisionTransitions(before, after)...)
-	out = append(out, grantTransitions(before, after, restored)...)
-	if t, ok := revocationTransition(before, after); ok {
-		if before.Status.GrantedAt == nil && after.Status.GrantedAt != nil {
-			// Granted and ended in one pass: the grant was made by a pass
-			// that stopped before recording it. Announce it before its end.
-			out = append(out, transition{accessv1alpha1.ReasonGranted, corev1.EventTypeNormal, actionGrant,
-				fmt.Sprintf("%s from %s (the pass that granted it stopped before recording it)",
-					bindingDescription(after), after.Status.GrantedAt.UTC().Format(time.RFC3339))})
-		}
-		out = append(out, t)
-	}
-	return out
-}
-
-// conditionChanged returns condition t of after, and whether it is set and
-// its status or reason differs from before's.
-func conditionChanged(before, after *accessv1alpha1.AccessRequest, t string) (*metav1.Condition, bool) {
-	c := findCondition(after.Status.Conditions, t)
-	old := findCondition(before.Status.Conditions, t)
-	return c, c != nil && (old == nil || old.Status != c.Status || old.Reason != c.Reason)
-}
-
-// decisionTransitions are the steps towards a grant: validation, the
-// approval decision and escalations to a later tier.
-func decisionTransitions(before, after *accessv1alpha1.AccessRequest) []transition {
-	var out []transition
-	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionValidated); ok {
-		if c.Status == metav1.ConditionTrue {
-			out = append(out, transition{reasonValidated, corev1.EventTypeNormal, actionValidate, c.Message})
-		} else {
-			out = append(out, transition{reasonRejected, corev1.EventTypeWarning, actionValidate, c.Message})
-		}
-	}
-	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionApproved); ok {
-		switch {
-		case c.Status == metav1.ConditionTrue:
-			out = append(out, transition{accessv1alpha1.ReasonApproved, corev1.EventTypeNormal, actionApprove, c.Message})
-		case c.Reason == accessv1alpha1.ReasonDenied:
-			out = append(out, transition{accessv1alpha1.ReasonDenied, corev1.EventTypeNormal, actionDeny, c.Message})
-		case c.Reason == accessv1alpha1.ReasonTimedOut:
-			out = append(out, transition{accessv1alpha1.ReasonTimedOut, corev1.EventTypeWarning, actionApprove, c.Message})
-		}
-	}
-	// Each hand-over to a later tier is an escalation, including a second
-	// one while Escalated is already True.
-	if c := findCondition(after.Status.Conditions, accessv1alpha1.ConditionEscalated); c != nil && c.Status == metav1.ConditionTrue &&
-		before.Status.Tier != after.Status.Tier {
-		msg := fmt.Sprintf("%s did not decide in time; %s", before.Status.Tier, c.Message)
-		if before.Status.Tier == "" {
-			msg = c.Message
-		}
-		out = append(out, transition{accessv1alpha1.ReasonEscalated, corev1.EventTypeNormal, actionEscalate, msg})
-	}
-	return out
-}
-
-// grantTransitions are the changes to access while it is given: a
-// break-glass grant and its review, extensions, the grant itself, and a
-// binding restored after someone else changed or deleted it.
-func grantTransitions(before, after *accessv1alpha1.AccessRequest, restored bool) []transition {
-	var out []transition
-	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionBreakGlass); ok && c.Status == metav1.ConditionTrue {
-		out = append(out, transition{accessv1alpha1.ReasonBreakGlass, corev1.EventTypeWarning, actionGrant, c.Message})
-	}
-	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionReviewed); ok && c.Status == metav1.ConditionTrue {
-		out = append(out, transition{accessv1alpha1.ReasonAcknowledged, corev1.EventTypeNormal, actionReview, c.Message})
-	}
-	if n := len(after.Status.Extensions); n > len(before.Status.Extensions) && after.Status.ExpiresAt != nil {
-		x := after.Status.Extensions[n-1]
-		out = append(out, transition{accessv1alpha1.ReasonExtended, corev1.EventTypeNormal, actionExtend,
-			fmt.Sprintf("%s extended the grant by %s; it now ends at %s", x.Request, x.Duration.Duration,
-				after.Status.ExpiresAt.UTC().Format(time.RFC3339))})
-	}
-	if c, ok := conditionChanged(before, after, accessv1alpha1.ConditionGranted); ok && c.Status == metav1.ConditionTrue &&
-		c.Reason == accessv1alpha1.ReasonExtended {
-		out = append(out, transition{accessv1alpha1.ReasonExtended, corev1.EventTypeNormal, actionExtend, c.Message})
-	} else if ok && c.Status == metav1.ConditionTrue {
-		out = append(out, transition{accessv1alpha1.ReasonGranted, corev1.EventTypeNormal, actionGrant, c.Message})
-	} else if restored && c != nil && c.Status == metav1.ConditionTrue {
-		out = append(out, transition{reasonRestored, corev1.EventTypeWarning, actionGrant,
-			bindingDescription(after) + " again: it had been changed or deleted by someone else"})
-	} else if ok && c.Status == metav1.ConditionFalse && heldBack(c.Reason) {
-		out = append(out, transition{c.Reason, corev1.EventTypeWarning, actionGrant, c.Message})
-	}
-	return out
-}
-
-// heldBack reports whether a Granted reason says an approved grant cannot
-// be made until someone acts: a foreign binding holds its name, or the
-// grantee ServiceAccount does not exist.
-func heldBack(reason string) bool {
-	return reason == accessv1alpha1.ReasonBindingConflict || reason == accessv1alpha1.ReasonServiceAccountNotFound
-}
-
-// revocationTransition is the end of access, when revokedAt was just set:
-// Expired when the grant ran out, Revoked otherwise.
-func revocationTransition(before, after *accessv1alpha1.AccessRequest) (transition, bool) {
-	if after.Status.RevokedAt == nil || before.Status.RevokedAt != nil {
-		return transition{}, false
-	}
-	c := findCondition(after.Status.Conditions, accessv1alpha1.ConditionGranted)
-	reason := accessv1alpha1.ReasonRevoked
-	if c.Reason == accessv1alpha1.ReasonExpired {
-		reason = accessv1alpha1.ReasonExpired
-	}
-	return transition{reason, corev1.EventTypeNormal, actionRevoke, c.Message}, true
-}
-
-// announce emits an event, an audit line and metrics for each transition,
-// and notifies the policy's targets.
-func (r *AccessRequestReconciler) announce(ctx context.Context, before, after *accessv1alpha1.AccessRequest, w *world) {
-	r.emit(ctx, before, after, w, transitions(before, after, w.restored), "")
-}
-
-// emit announces the given transitions: targets are notified, and each
-// transition gets an event, an audit line and its metrics. The audit line's
-// reason is auditReason when given, else the condition reason that says why.
-func (r *AccessRequestReconciler) emit(
-	ctx context.Context, before, after *accessv1alpha1.AccessRequest, w *world, ts []transition, auditReason string,
-) {
-	r.notifyTransitions(ctx, before, after, w, ts)
-	for _, t := range ts {
-		r.Recorder.Eventf(after, nil, t.eventType, t.reason, t.action, "%s", t.message)
-		detail := auditReason
-		switch {
-		case detail != "":
-		case t.reason == accessv1alpha1.ReasonRevoked || t.reason == accessv1alpha1.ReasonExpired:
-			detail = conditionReason(after.Status.Conditions, accessv1alpha1.ConditionGranted)
-		default:
-			detail = conditionReason(after.Status.Conditions, accessv1alpha1.ConditionReady)
-		}
-		r.Audit.Write(ctx, auditRecord(after, t.reason, detail, t.message))
-		r.measure(t.reason, before, after, w)
-	}
-}
-
-// measure records a transition in the metrics.
-func (r *AccessRequestReconciler) measure(reason string, before, after *accessv1alpha1.AccessRequest, w *world) {
-	m := r.Metrics
-	p := after.Status.Policy
-	created := after.CreationTimestamp.Time
-	switch reason {
-	case reasonRejected:
-		m.Rejected(conditionReason(after.Status.Conditions, accessv1alpha1.ConditionValidated))
-		m.Outcome(p, metrics.OutcomeRejected)
-	case accessv1alpha1.ReasonApproved:
-		decision := metrics.DecisionApproved
-		switch conditionReason(after.Status.Conditions, accessv1alpha1.ConditionApproved) {
-		case accessv1alpha1.ReasonAutoApproved:
-			decision = metrics.DecisionAutoApproved
-		case accessv1alpha1.ReasonBreakGlass:
-			decision = metrics.DecisionBreakGlass
-		}
-		m.Decided(p, decision, w.eval.Tally.DecidedAt.Sub(created))
-	case accessv1alpha1.ReasonDenied:
-		m.Decided(p, metrics.DecisionDenied, w.eval.Tally.DecidedAt.Sub(created))
-		m.Outcome(p, metrics.OutcomeDenied)
-	case accessv1alpha1.ReasonTimedOut:
-		m.Outcome(p, metrics.OutcomeTimedOut)
-	case accessv1alpha1.ReasonBreakGlass:
-		m.BreakGlass(p)
-	case accessv1alpha1.ReasonEscalated:
-		from := before.Status.Tier
-		if from == "" && w.eval.Policy != nil {
-			// First seen already escalated (e.g. after a restart): the hand-over
-			// started at the first deciding tier.
-			if i, ok := policy.DecidingTier(w.eval.Policy, w.eval.Sensitivity); ok {
-				from = w.eval.Policy.Spec.Approvers[i].Name
-			}
-		}
-		m.Escalated(p, from, after.Status.Tier)
-	case accessv1alpha1.ReasonGranted:
-		m.Granted(p, after.Status.GrantedAt.Sub(created))
-		m.Outcome(p, metrics.OutcomeGranted)
-	case accessv1alpha1.ReasonExpired:
-		m.Outcome(p, metrics.OutcomeExpired)
-		m.Revoked(w.now.Sub(after.Status.ExpiresAt.Time))
-	case accessv1alpha1.ReasonRevoked:
-		m.Outcome(p, metrics.OutcomeRevoked)
-	case accessv1alpha1.ReasonBindingConflict, accessv1alpha1.ReasonServiceAccountNotFound:
-		m.ReconcileError(reason)
-	}
-}
-
-func auditRecord(ar *accessv1alpha1.AccessRequest, event, reason, msg string) audit.Record {
-	rec := audit.Record{
-		Event: event, Request: ar.Name, Namespace: ar.Namespace, UID: string(ar.UID),
-		Policy: ar.Status.Policy, Role: ar.Spec.RoleRef.String(),
-		ServiceAccount: policy.ServiceAccountNamespace(ar) + "/" + ar.Spec.ServiceAccount.Name,
-		RoleBinding:    ar.Status.RoleBinding, Reason: reason, Message: msg,
-		Tags: ar.Spec.Tags, Justification: ar.Spec.Justification,
-		GrantedAt: timePtr(ar.Status.GrantedAt), ExpiresAt: timePtr(ar.Status.ExpiresAt), RevokedAt: timePtr(ar.Status.RevokedAt),
-	}
-	if rq := ar.Spec.Requester; rq != nil {
-		rec.Requester, rec.Via = rq.Username, rq.Via
-	}
-	for _, a := range ar.Status.Approvals {
-		rec.Reviewers = append(rec.Reviewers, audit.Reviewer{
-			Username: a.Reviewer, Decision: string(a.Decision), Tier: a.Tier, Time: a.Time.UTC()})
-	}
-	return rec
-}
-
-func timePtr(t *metav1.Time) *time.Time {
-	if t == nil {
+// writeStatus patches the request's status when it changed. It leaves
+// observedGeneration as the caller set it (see setObserved).
+func (r *AccessRequestReconciler) writeStatus(ctx context.Context, before, ar *accessv1alpha1.AccessRequest) error {
+	if statusEqual(before.Status, ar.Status) {
 		return nil
 	}
-	u := t.UTC()
-	return &u
+	if err := r.Status().Patch(ctx, ar, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("updating status: %w", err)
+	}
+	return nil
+}
+
+// writeVerdicts tells each decision whether it counted.
+func (r *AccessRequestReconciler) writeVerdicts(ctx context.Context, w *world) error {
+	var errs []error
+	for i := range w.decisions {
+		d := &w.decisions[i]
+		v, ok := w.eval.Tally.Verdicts[d.Name]
+		if w.review != nil && d.Spec.Decision == accessv1alpha1.DecisionAcknowledge {
+			v, ok = w.review.Verdicts[d.Name]
+		} else if w.ended {
+			if findCondition(d.Status.Conditions, accessv1alpha1.ConditionCounted) != nil {
+				continue
+			}
+			v, ok = policy.Verdict{Reason: accessv1alpha1.ReasonRequestNotPending,
+				Message: "the request is closed (" + conditionReason(w.req.Status.Conditions, accessv1alpha1.ConditionReady) + ")"}, true
+		}
+		// A decision that counted keeps its verdict when the request later
+		// stops being valid or pending: it did take effect.
+		if ok && (v.Reason != accessv1alpha1.ReasonRequestNotPending || !counted(d)) {
+			errs = append(errs, r.setVerdict(ctx, d, v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func counted(d *accessv1alpha1.AccessDecision) bool {
+	c := findCondition(d.Status.Conditions, accessv1alpha1.ConditionCounted)
+	return c != nil && c.Status == metav1.ConditionTrue
+}
+
+func (r *AccessRequestReconciler) setVerdict(ctx context.Context, d *accessv1alpha1.AccessDecision, v policy.Verdict) error {
+	before := d.DeepCopy()
+	setCountedCondition(d, v)
+	if statusEqual(before.Status, d.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, d, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
 }

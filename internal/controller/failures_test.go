@@ -306,3 +306,67 @@ func TestAFailedReadIsReported(t *testing.T) {
 		t.Fatalf("after the retry: Ready %s, want Granted", readyReason(ar))
 	}
 }
+
+// atGeneration is the fixture with view-req at generation 2, its status
+// describing generation 1 (the fake client never bumps generations).
+func atGeneration() []client.Object {
+	objs := fixture()
+	for _, o := range objs {
+		if ar, ok := o.(*accessv1alpha1.AccessRequest); ok && ar.Name == "view-req" {
+			ar.Generation, ar.Status.ObservedGeneration = 2, 1
+		}
+	}
+	return objs
+}
+
+// failListingBindings makes listing RoleBindings fail while fail is true.
+func failListingBindings(fail *bool) interceptor.Funcs {
+	return interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*rbacv1.RoleBindingList); ok && *fail {
+				return apierrors.NewServiceUnavailable("etcd is unavailable")
+			}
+			return c.List(ctx, list, opts...)
+		},
+	}
+}
+
+func TestObservedGenerationAdvancesOnlyWhenActingSucceeded(t *testing.T) {
+	cases := []struct {
+		name   string
+		funcs  func(fail *bool) interceptor.Funcs
+		reason string
+	}{
+		{"a refused binding create", refuseBindings, accessv1alpha1.ReasonBindingFailed},
+		{"a failed read of the request's bindings", failListingBindings, accessv1alpha1.ReasonReadFailed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fail := true
+			h := newHarness(t, tc.funcs(&fail), atGeneration()...)
+			if _, err := h.reconcile(t, "view-req"); err == nil {
+				t.Fatal("reconcile must return the error")
+			}
+			ar := h.request(t, "view-req")
+			ready := findCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady)
+			if ready == nil || ready.Reason != tc.reason || ready.ObservedGeneration != 2 {
+				t.Fatalf("Ready = %+v, want reason %s for generation 2: the failure is written", ready, tc.reason)
+			}
+			if ar.Status.ObservedGeneration != 1 {
+				t.Errorf("observedGeneration = %d after the failure, want 1: generation 2 was not acted on", ar.Status.ObservedGeneration)
+			}
+			if got := kstatusOf(t, ar); got != "InProgress" {
+				t.Errorf("kstatus after the failure = %s, want InProgress", got)
+			}
+
+			fail = false
+			if _, err := h.reconcile(t, "view-req"); err != nil {
+				t.Fatal(err)
+			}
+			ar = h.request(t, "view-req")
+			if readyReason(ar) != accessv1alpha1.ReasonGranted || ar.Status.ObservedGeneration != 2 {
+				t.Errorf("after the retry: Ready %s, observedGeneration %d; want Granted and 2", readyReason(ar), ar.Status.ObservedGeneration)
+			}
+		})
+	}
+}

@@ -27,6 +27,7 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/audit"
+	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
@@ -106,7 +107,7 @@ func newHarness(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) *h
 	}
 	b := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
 		WithStatusSubresource(&accessv1alpha1.AccessRequest{}, &accessv1alpha1.AccessDecision{}, &accessv1alpha1.ApprovalPolicy{})
-	for _, ix := range Indexes() {
+	for _, ix := range snapshot.Indexes() {
 		b = b.WithIndex(ix.Object, ix.Field, ix.Extract)
 	}
 	base := b.Build()

@@ -10,12 +10,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/policy"
+	"rolegate.dev/rolegate/internal/report"
 )
 
 // Metric names.
@@ -257,7 +257,7 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.pending, err)
 		return
 	}
-	s := Summarize(requests.Items, now)
+	s := report.Summarize(requests.Items, now)
 	for k, n := range s.Pending {
 		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n), k.Policy, k.Tier)
 	}
@@ -275,65 +275,7 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.overdue, err)
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(CountOverdue(bindings.Items, now)))
-}
-
-// PendingKey groups pending requests.
-type PendingKey struct{ Policy, Tier string }
-
-// Summary is the state of all requests at one moment.
-type Summary struct {
-	Pending       map[PendingKey]int
-	OldestPending map[string]time.Duration
-	Active        map[string]int
-	// Unreviewed counts break-glass requests awaiting acknowledgement.
-	Unreviewed map[string]int
-}
-
-// Summarize groups requests by their Ready reason.
-func Summarize(requests []accessv1alpha1.AccessRequest, now time.Time) Summary {
-	s := Summary{
-		Pending:       map[PendingKey]int{},
-		OldestPending: map[string]time.Duration{},
-		Active:        map[string]int{},
-		Unreviewed:    map[string]int{},
-	}
-	for i := range requests {
-		r := &requests[i]
-		if policy.AwaitsReview(r) {
-			s.Unreviewed[r.Status.Policy]++
-		}
-		ready := meta.FindStatusCondition(r.Status.Conditions, accessv1alpha1.ConditionReady)
-		if ready == nil {
-			continue
-		}
-		switch ready.Reason {
-		case accessv1alpha1.ReasonPendingApproval:
-			s.Pending[PendingKey{r.Status.Policy, r.Status.Tier}]++
-			if age := now.Sub(r.CreationTimestamp.Time); age > s.OldestPending[r.Status.Policy] {
-				s.OldestPending[r.Status.Policy] = age
-			}
-		case accessv1alpha1.ReasonGranted:
-			s.Active[r.Status.Policy]++
-		}
-	}
-	return s
-}
-
-// CountOverdue counts managed bindings whose recorded expiry has passed.
-func CountOverdue(bindings []rbacv1.RoleBinding, now time.Time) int {
-	n := 0
-	for i := range bindings {
-		v, ok := bindings[i].Annotations[accessv1alpha1.ExpiresAtAnnotation]
-		if !ok {
-			continue
-		}
-		at, err := time.Parse(time.RFC3339, v)
-		if err == nil && now.After(at) {
-			n++
-		}
-	}
-	return n
+	ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(report.CountOverdue(bindings.Items, now)))
 }
 
 // StandingBindings is the rolegate_standing_serviceaccount_bindings gauge,

@@ -39,69 +39,6 @@ var (
 	acknowledged   = cond(accessv1alpha1.ConditionReviewed, metav1.ConditionTrue, accessv1alpha1.ReasonAcknowledged)
 )
 
-func TestSummarizeCountsUnreviewedBreakGlass(t *testing.T) {
-	tests := []struct {
-		name     string
-		requests []*accessv1alpha1.AccessRequest
-		want     map[string]int
-	}{
-		{
-			name:     "a break-glass grant awaiting review counts",
-			requests: []*accessv1alpha1.AccessRequest{request("bg", "payments", grantedCond, breakGlassCond, reviewPending)},
-			want:     map[string]int{"payments": 1},
-		},
-		{
-			name:     "an acknowledged break-glass grant does not count",
-			requests: []*accessv1alpha1.AccessRequest{request("bg", "payments", grantedCond, breakGlassCond, acknowledged)},
-			want:     map[string]int{},
-		},
-		{
-			name:     "a request without a Reviewed condition does not count",
-			requests: []*accessv1alpha1.AccessRequest{request("plain", "payments", grantedCond)},
-			want:     map[string]int{},
-		},
-		{
-			name: "a Reviewed condition that is False for another reason does not count",
-			requests: []*accessv1alpha1.AccessRequest{request("odd", "payments", grantedCond, breakGlassCond,
-				cond(accessv1alpha1.ConditionReviewed, metav1.ConditionFalse, "SomethingElse"))},
-			want: map[string]int{},
-		},
-		{
-			name:     "a break-glass grant that expired unreviewed still counts: the review is still owed",
-			requests: []*accessv1alpha1.AccessRequest{request("bg", "payments", expiredCond, breakGlassCond, reviewPending)},
-			want:     map[string]int{"payments": 1},
-		},
-		{
-			name: "counts are per policy",
-			requests: []*accessv1alpha1.AccessRequest{
-				request("a", "payments", grantedCond, breakGlassCond, reviewPending),
-				request("b", "payments", grantedCond, breakGlassCond, reviewPending),
-				request("c", "payments", grantedCond, breakGlassCond, acknowledged),
-				request("d", "ledger", grantedCond, breakGlassCond, reviewPending),
-				request("e", "ledger", grantedCond),
-			},
-			want: map[string]int{"payments": 2, "ledger": 1},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var items []accessv1alpha1.AccessRequest
-			for _, r := range tt.requests {
-				items = append(items, *r)
-			}
-			got := metrics.Summarize(items, now).Unreviewed
-			if len(got) != len(tt.want) {
-				t.Errorf("Unreviewed = %v, want %v", got, tt.want)
-			}
-			for p, n := range tt.want {
-				if got[p] != n {
-					t.Errorf("Unreviewed[%s] = %d, want %d (all: %v)", p, got[p], n, got)
-				}
-			}
-		})
-	}
-}
-
 func collector(objs ...client.Object) *metrics.StateCollector {
 	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).Build()
 	return metrics.NewStateCollector(c, clocktesting.NewFakePassiveClock(now))

@@ -31,18 +31,18 @@
 //     condition. P50 and P95 are nearest-rank percentiles.
 //   - Active, Pending and OldestPending describe now, not the window: every
 //     request whose Ready reason is Granted / PendingApproval counts, however
-//     old (they are computed by metrics.Summarize, like the gauges).
+//     old (Summarize computes them for the report and the gauges alike).
 //   - BreakGlass: the BreakGlass condition is True (access granted at once,
 //     without approval). A break-glass grant also counts as Approved, since
 //     it was granted, but not in the time to approval: nobody approved it.
 //   - Unreviewed break-glass: now, whatever the request's age, the requests
 //     whose Reviewed condition is False with reason ReviewPending, i.e. no
-//     eligible reviewer has acknowledged them (metrics.Summarize, like the
+//     eligible reviewer has acknowledged them (Summarize, like the
 //     rolegate_break_glass_unreviewed gauge). A grant that has ended since
 //     still counts: the review is owed all the same. Each one is also listed
 //     in Report.UnreviewedBreakGlassRequests.
 //   - Overdue: managed RoleBindings whose access.rolegate.dev/expires-at
-//     annotation is in the past (metrics.CountOverdue), under the policy of
+//     annotation is in the past (CountOverdue), under the policy of
 //     the request named by their access.rolegate.dev/request label. A
 //     binding whose request does not exist counts under "(orphaned)".
 //
@@ -60,7 +60,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
-	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/policy"
 )
 
@@ -177,7 +176,7 @@ func Build(requests []accessv1alpha1.AccessRequest, bindings []rbacv1.RoleBindin
 		}
 		rows.get(r.Status.Policy).countRequest(r)
 	}
-	rows.addSummary(metrics.Summarize(requests, now))
+	rows.addSummary(Summarize(requests, now))
 	rows.addOverdue(requests, bindings, now)
 
 	rep := Report{GeneratedAt: now, SinceSeconds: int64(max(since, 0) / time.Second), Policies: []Row{},
@@ -265,7 +264,7 @@ func timeToAcknowledge(r *accessv1alpha1.AccessRequest) (time.Duration, bool) {
 
 // addSummary adds the figures that describe now, whatever the window:
 // Pending, OldestPending, ActiveGrants and UnreviewedBreakGlass.
-func (rows rowSet) addSummary(s metrics.Summary) {
+func (rows rowSet) addSummary(s Summary) {
 	for k, n := range s.Pending {
 		rows.get(k.Policy).Pending += n
 	}
@@ -300,7 +299,7 @@ func (rows rowSet) addOverdue(requests []accessv1alpha1.AccessRequest, bindings 
 		byPolicy[p] = append(byPolicy[p], *b)
 	}
 	for p, bs := range byPolicy {
-		if n := metrics.CountOverdue(bs, now); n > 0 {
+		if n := CountOverdue(bs, now); n > 0 {
 			rows.get(p).OverdueGrants += n
 		}
 	}

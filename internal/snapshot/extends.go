@@ -14,20 +14,6 @@ import (
 	"rolegate.dev/rolegate/internal/policy"
 )
 
-// ExtendsIndex indexes AccessRequests by the request they extend; the CRD
-// declares spec.extends a selectable field, so the API server filters on
-// it too.
-const ExtendsIndex = "spec.extends"
-
-// ExtendedRequest is the value of ExtendsIndex for an object.
-func ExtendedRequest(obj client.Object) []string {
-	ar, ok := obj.(*accessv1alpha1.AccessRequest)
-	if !ok || ar.Spec.Extends == "" {
-		return nil
-	}
-	return []string{ar.Spec.Extends}
-}
-
 // Extensions lists the AccessRequests that extend the named request.
 func Extensions(ctx context.Context, c client.Reader, namespace, name string) ([]accessv1alpha1.AccessRequest, error) {
 	var list accessv1alpha1.AccessRequestList

@@ -19,18 +19,6 @@ import (
 	"rolegate.dev/rolegate/internal/policy"
 )
 
-// DecisionRequestIndex indexes AccessDecisions by the request they name.
-const DecisionRequestIndex = "spec.request"
-
-// DecisionRequest is the value of DecisionRequestIndex for an object.
-func DecisionRequest(obj client.Object) []string {
-	d, ok := obj.(*accessv1alpha1.AccessDecision)
-	if !ok || d.Spec.Request == "" {
-		return nil
-	}
-	return []string{d.Spec.Request}
-}
-
 // Snapshot is the world around one AccessRequest.
 type Snapshot struct {
 	Policies        []accessv1alpha1.ApprovalPolicy

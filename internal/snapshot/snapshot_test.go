@@ -34,8 +34,11 @@ func clusterRole(name string, labels map[string]string, agg []map[string]string,
 }
 
 func reader(objs ...client.Object) client.Client {
-	return fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
-		WithIndex(&accessv1alpha1.AccessDecision{}, snapshot.DecisionRequestIndex, snapshot.DecisionRequest).Build()
+	b := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...)
+	for _, ix := range snapshot.Indexes() {
+		b = b.WithIndex(ix.Object, ix.Field, ix.Extract)
+	}
+	return b.Build()
 }
 
 func TestRoleRules(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/controller"
 	"rolegate.dev/rolegate/internal/scheme"
+	"rolegate.dev/rolegate/internal/snapshot"
 )
 
 // The controller-driven tests below run rolegate's real reconcilers against
@@ -86,7 +87,7 @@ func newWorld(t *testing.T, extra ...client.Object) *world {
 	}, extra...)
 	b := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objs...).
 		WithStatusSubresource(&accessv1alpha1.AccessRequest{}, &accessv1alpha1.AccessDecision{}, &accessv1alpha1.ApprovalPolicy{})
-	for _, ix := range controller.Indexes() {
+	for _, ix := range snapshot.Indexes() {
 		b = b.WithIndex(ix.Object, ix.Field, ix.Extract)
 	}
 	c := b.Build()

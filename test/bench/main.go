@@ -43,6 +43,7 @@ import (
 	"rolegate.dev/rolegate/internal/app"
 	"rolegate.dev/rolegate/internal/controller"
 	"rolegate.dev/rolegate/internal/metrics"
+	"rolegate.dev/rolegate/internal/snapshot"
 	webhookv1alpha1 "rolegate.dev/rolegate/internal/webhook/v1alpha1"
 	"rolegate.dev/rolegate/test/utils"
 )
@@ -671,7 +672,7 @@ func run(ctx context.Context, env *envtest.Environment, cfg *rest.Config) int {
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		WebhookServer: webhook.NewServer(webhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir})})
 	must(err, "creating the webhook-only manager")
-	must(controller.SetupIndexes(ctx, wm), "webhook-only manager indexes")
+	must(snapshot.SetupIndexes(ctx, wm.GetFieldIndexer()), "webhook-only manager indexes")
 	rec, err := metrics.NewRecorder(prometheus.NewRegistry())
 	must(err, "metrics recorder")
 	webhookv1alpha1.Register(wm.GetWebhookServer(), wm.GetScheme(), wm.GetClient(), wm.GetAPIReader(), clock.RealClock{}, rec)
