@@ -146,6 +146,41 @@ func ManagedBindingSelector() labels.Selector {
 // NewManager builds a manager with rolegate's controllers, indexes, probes
 // and notifications.
 func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
+	mgr, err := ctrl.NewManager(cfg, o.managerOptions())
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := snapshot.SetupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, fmt.Errorf("registering indexes: %w", err)
+	}
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	recorder, err := setupMetrics(mgr, o, clk)
+	if err != nil {
+		return nil, err
+	}
+	if err := setupStandingInventory(mgr, o); err != nil {
+		return nil, err
+	}
+	notifier, err := newNotifier(mgr, o, recorder)
+	if err != nil {
+		return nil, err
+	}
+	if err := setupControllers(mgr, o, clk, recorder, notifier); err != nil {
+		return nil, err
+	}
+	if err := setupProbes(mgr, o, clk, recorder); err != nil {
+		return nil, err
+	}
+	return &Manager{Manager: mgr, Notifier: notifier}, nil
+}
+
+// managerOptions are controller-runtime's options for o: metrics and probe
+// addresses, leader election, a cache that holds only the RoleBindings
+// rolegate manages, the test interceptor and the webhook server.
+func (o Options) managerOptions() ctrl.Options {
 	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics}
 	if o.SecureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -191,21 +226,12 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 			Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.CertDir,
 		})
 	}
-	mgr, err := ctrl.NewManager(cfg, mopts)
-	if err != nil {
-		return nil, fmt.Errorf("creating manager: %w", err)
-	}
-	if err := snapshot.SetupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
-		return nil, fmt.Errorf("registering indexes: %w", err)
-	}
-	clk := o.Clock
-	if clk == nil {
-		clk = clock.RealClock{}
-	}
-	w := o.AuditLog
-	if w == nil {
-		w = os.Stdout
-	}
+	return mopts
+}
+
+// setupMetrics registers the transition recorder and the scrape-time
+// gauges, which read the manager's cache.
+func setupMetrics(mgr ctrl.Manager, o Options, clk clock.PassiveClock) (*metrics.Recorder, error) {
 	recorder, err := metrics.NewRecorder(o.metricsRegistry())
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
@@ -213,12 +239,17 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 	if err := o.metricsRegistry().Register(metrics.NewStateCollector(mgr.GetClient(), clk)); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	if err := setupStandingInventory(mgr, o); err != nil {
-		return nil, err
-	}
-	notifier, err := newNotifier(mgr, o, recorder)
-	if err != nil {
-		return nil, err
+	return recorder, nil
+}
+
+// setupControllers registers the AccessRequest and ApprovalPolicy
+// controllers; AccessRequest transitions go to the audit log (stdout
+// unless o.AuditLog says otherwise).
+func setupControllers(mgr ctrl.Manager, o Options, clk clock.PassiveClock, recorder *metrics.Recorder,
+	notifier *notify.Dispatcher) error {
+	w := o.AuditLog
+	if w == nil {
+		w = os.Stdout
 	}
 	if err := (&controller.AccessRequestReconciler{
 		Client:                  mgr.GetClient(),
@@ -231,28 +262,35 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 		RecheckInterval:         o.RecheckInterval,
 	}).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("setting up the AccessRequest controller: %w", err)
+		return fmt.Errorf("setting up the AccessRequest controller: %w", err)
 	}
 	if err := (&controller.ApprovalPolicyReconciler{
 		Client:   mgr.GetClient(),
 		Notifier: notifier,
 		Metrics:  recorder,
 	}).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("setting up the ApprovalPolicy controller: %w", err)
+		return fmt.Errorf("setting up the ApprovalPolicy controller: %w", err)
 	}
+	return nil
+}
+
+// setupProbes adds /healthz and /readyz; with webhooks on, it registers
+// them and the manager is ready once they are served.
+func setupProbes(mgr ctrl.Manager, o Options, clk clock.PassiveClock, recorder *metrics.Recorder) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return nil, fmt.Errorf("adding health check: %w", err)
+		return fmt.Errorf("adding health check: %w", err)
 	}
 	ready := healthz.Ping
 	if o.Webhook.Enabled {
+		var err error
 		if ready, err = setupWebhooks(mgr, o.Webhook, clk, recorder); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
-		return nil, fmt.Errorf("adding ready check: %w", err)
+		return fmt.Errorf("adding ready check: %w", err)
 	}
-	return &Manager{Manager: mgr, Notifier: notifier}, nil
+	return nil
 }
 
 // newNotifier adds the notification Dispatcher to mgr, or returns nil when

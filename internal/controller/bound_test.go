@@ -180,6 +180,11 @@ func TestARefusedRoleBindingSurfacesAsAConditionAndAnEvent(t *testing.T) {
 	if c.Status != metav1.ConditionFalse || r.Status.GrantedAt != nil {
 		t.Errorf("Ready = %+v, grantedAt %v; want False and nothing granted", c, r.Status.GrantedAt)
 	}
+	// The failure is about the current spec, which was not acted on yet.
+	if c.ObservedGeneration != r.Generation || r.Status.ObservedGeneration == r.Generation {
+		t.Errorf("Ready for generation %d, status.observedGeneration %d, generation %d; want Ready current and the status behind",
+			c.ObservedGeneration, r.Status.ObservedGeneration, r.Generation)
+	}
 	waitEvent(t, w, "frozen", accessv1alpha1.ReasonBindingFailed)
 	if after := metricValue(t, metrics.ReconcileErrors, map[string]string{"reason": accessv1alpha1.ReasonBindingFailed}); after <= before {
 		t.Errorf("%s{reason=BindingFailed} = %v, want more than %v", metrics.ReconcileErrors, after, before)
@@ -200,6 +205,9 @@ func TestARefusedRoleBindingSurfacesAsAConditionAndAnEvent(t *testing.T) {
 		}
 		return nil
 	})
+	if r = w.get(t, "frozen"); r.Status.ObservedGeneration != r.Generation {
+		t.Errorf("granted: status.observedGeneration %d, want the generation %d", r.Status.ObservedGeneration, r.Generation)
+	}
 }
 
 func TestARecreatedRequestIsNotApprovedByTheOldDecisions(t *testing.T) {

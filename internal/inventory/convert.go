@@ -51,6 +51,33 @@ type Conversion struct {
 // apply through a group are left out with a note: converting them would
 // change every member of the group.
 func Convert(a *ServiceAccount, bindings []Binding, o ConvertOptions) (*Conversion, error) {
+	conv, err := newConversion(a, o)
+	if err != nil {
+		return nil, err
+	}
+	var namespaces []string
+	for _, b := range bindings {
+		ns, converted, err := conv.convertBinding(a, b, o)
+		if err != nil {
+			return nil, err
+		}
+		if converted && !slices.Contains(namespaces, ns) {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	spec := &conv.Policy.Spec
+	if len(spec.Entitlements) == 0 {
+		return nil, fmt.Errorf("service account %s/%s has no binding of its own to convert", a.Namespace, a.Name)
+	}
+	slices.Sort(namespaces)
+	spec.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: namespaces}}}
+	return conv, nil
+}
+
+// newConversion checks the options and starts the conversion with an
+// ApprovalPolicy that has one approver tier and no entitlement yet.
+func newConversion(a *ServiceAccount, o ConvertOptions) (*Conversion, error) {
 	if len(o.Approvers) == 0 {
 		return nil, fmt.Errorf("no approvers: pass --approver KIND:NAME (User, Group or ServiceAccount) for the policy's approver tier")
 	}
@@ -64,78 +91,96 @@ func Convert(a *ServiceAccount, bindings []Binding, o ConvertOptions) (*Conversi
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return nil, fmt.Errorf("policy name %q: %s", name, strings.Join(errs, "; "))
 	}
-	conv := &Conversion{Policy: &accessv1alpha1.ApprovalPolicy{
+	return &Conversion{Policy: &accessv1alpha1.ApprovalPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: accessv1alpha1.GroupVersion.String(), Kind: "ApprovalPolicy"},
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: accessv1alpha1.ApprovalPolicySpec{
 			Requesters: o.Requesters,
 			Approvers:  []accessv1alpha1.ApproverTier{{Name: "owners", Subjects: o.Approvers}},
 		},
-	}}
-	spec := &conv.Policy.Spec
-	var namespaces []string
-	for _, b := range bindings {
-		if b.Via != rbacv1.ServiceAccountKind && !strings.HasPrefix(b.Via, "User ") {
-			conv.Notes = append(conv.Notes, fmt.Sprintf("%s applies through %s and is left as it is: converting it would change every member",
-				b.BindingKey(), b.Via))
-			continue
-		}
-		if b.Rules == nil {
-			return nil, fmt.Errorf("%s: the rules of %s/%s could not be read; convert with a user who may read it",
-				b.BindingKey(), b.RoleRef.Kind, b.RoleRef.Name)
-		}
-		ns := b.Namespace
-		if b.Kind == "ClusterRoleBinding" {
-			ns = a.Namespace
-			conv.Notes = append(conv.Notes, fmt.Sprintf("%s grants %s/%s in every namespace; rolegate grants in one namespace, "+
-				"so this reproduces it in %s only (request other namespaces alike; cluster-scoped resources are not reproduced)",
-				b.BindingKey(), b.RoleRef.Kind, b.RoleRef.Name, ns))
-		}
-		ref := accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKind(b.RoleRef.Kind), Name: b.RoleRef.Name}
-		if b.RoleMissing {
-			conv.Notes = append(conv.Notes, fmt.Sprintf("%s refers to %s, which does not exist; the entitlement keeps the reference",
-				b.BindingKey(), ref))
-		}
-		if risks := policy.PersistenceRisks(b.Rules); len(risks) > 0 {
-			role := narrowRole(b.Rules, ns, dnsName(b.RoleRef.Name+"-jit"))
-			conv.Roles = append(conv.Roles, role)
-			ref = accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindRole, Name: role.Name}
-			conv.Notes = append(conv.Notes, fmt.Sprintf("%s/%s is risky (%s); suggested instead: Role %s/%s without those rules",
-				b.RoleRef.Kind, b.RoleRef.Name, policy.DescribeRisks(b.RoleRef.Kind+"/"+b.RoleRef.Name, risks), ns, role.Name))
-		}
-		if !slices.ContainsFunc(spec.Entitlements, func(e accessv1alpha1.Entitlement) bool { return e.RoleRef == ref }) {
-			spec.Entitlements = append(spec.Entitlements, accessv1alpha1.Entitlement{
-				RoleRef: ref, MaxDuration: metav1.Duration{Duration: o.MaxDuration}, Sensitivity: sensitivity(b.Severity)})
-		}
-		if !slices.Contains(namespaces, ns) {
-			namespaces = append(namespaces, ns)
-		}
-		req := &accessv1alpha1.AccessRequest{
-			TypeMeta:   metav1.TypeMeta{APIVersion: accessv1alpha1.GroupVersion.String(), Kind: "AccessRequest"},
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: dnsName(a.Name + "-" + ref.Name)},
-			Spec: accessv1alpha1.AccessRequestSpec{
-				ServiceAccount: accessv1alpha1.ServiceAccountReference{Name: a.Name},
-				RoleRef:        ref,
-				Duration:       metav1.Duration{Duration: o.Duration},
-				Justification:  "just-in-time replacement of standing " + b.BindingKey(),
-				Policy:         name,
-			},
-		}
-		if ns != a.Namespace {
-			req.Spec.ServiceAccount.Namespace = a.Namespace
-			if !slices.Contains(spec.ServiceAccountNamespaces, a.Namespace) {
-				spec.ServiceAccountNamespaces = append(spec.ServiceAccountNamespaces, a.Namespace)
-			}
-		}
-		conv.Requests = append(conv.Requests, req)
+	}}, nil
+}
+
+// convertBinding adds the entitlement and the AccessRequest that replace
+// one binding, and returns the namespace the request grants in. A binding
+// that applies through a group is left out with a note (converted false).
+func (c *Conversion) convertBinding(a *ServiceAccount, b Binding, o ConvertOptions) (ns string, converted bool, err error) {
+	if b.Via != rbacv1.ServiceAccountKind && !strings.HasPrefix(b.Via, "User ") {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s applies through %s and is left as it is: converting it would change every member",
+			b.BindingKey(), b.Via))
+		return "", false, nil
 	}
-	if len(spec.Entitlements) == 0 {
-		return nil, fmt.Errorf("service account %s/%s has no binding of its own to convert", a.Namespace, a.Name)
+	if b.Rules == nil {
+		return "", false, fmt.Errorf("%s: the rules of %s/%s could not be read; convert with a user who may read it",
+			b.BindingKey(), b.RoleRef.Kind, b.RoleRef.Name)
 	}
-	slices.Sort(namespaces)
-	spec.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: namespaces}}}
-	return conv, nil
+	ns = c.grantNamespace(a, b)
+	ref := c.grantedRole(b, ns)
+	spec := &c.Policy.Spec
+	if !slices.ContainsFunc(spec.Entitlements, func(e accessv1alpha1.Entitlement) bool { return e.RoleRef == ref }) {
+		spec.Entitlements = append(spec.Entitlements, accessv1alpha1.Entitlement{
+			RoleRef: ref, MaxDuration: metav1.Duration{Duration: o.MaxDuration}, Sensitivity: sensitivity(b.Severity)})
+	}
+	c.addRequest(a, b, ref, ns, o.Duration)
+	return ns, true, nil
+}
+
+// grantNamespace is where the replacement of a binding grants: the
+// RoleBinding's namespace, or for a ClusterRoleBinding the service
+// account's own (with a note: rolegate grants in one namespace).
+func (c *Conversion) grantNamespace(a *ServiceAccount, b Binding) string {
+	if b.Kind != "ClusterRoleBinding" {
+		return b.Namespace
+	}
+	c.Notes = append(c.Notes, fmt.Sprintf("%s grants %s/%s in every namespace; rolegate grants in one namespace, "+
+		"so this reproduces it in %s only (request other namespaces alike; cluster-scoped resources are not reproduced)",
+		b.BindingKey(), b.RoleRef.Kind, b.RoleRef.Name, a.Namespace))
+	return a.Namespace
+}
+
+// grantedRole is the role the replacement grants: the bound role, or a
+// narrower Role in ns without the rules that carry persistence risks
+// (added to the conversion, with a note).
+func (c *Conversion) grantedRole(b Binding, ns string) accessv1alpha1.RoleRef {
+	ref := accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKind(b.RoleRef.Kind), Name: b.RoleRef.Name}
+	if b.RoleMissing {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s refers to %s, which does not exist; the entitlement keeps the reference",
+			b.BindingKey(), ref))
+	}
+	risks := policy.PersistenceRisks(b.Rules)
+	if len(risks) == 0 {
+		return ref
+	}
+	role := narrowRole(b.Rules, ns, dnsName(b.RoleRef.Name+"-jit"))
+	c.Roles = append(c.Roles, role)
+	c.Notes = append(c.Notes, fmt.Sprintf("%s/%s is risky (%s); suggested instead: Role %s/%s without those rules",
+		b.RoleRef.Kind, b.RoleRef.Name, policy.DescribeRisks(b.RoleRef.Kind+"/"+b.RoleRef.Name, risks), ns, role.Name))
+	return accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindRole, Name: role.Name}
+}
+
+// addRequest adds the AccessRequest for ref in ns that replaces binding b;
+// when ns is not the service account's namespace, the policy lets
+// requests name service accounts of that namespace.
+func (c *Conversion) addRequest(a *ServiceAccount, b Binding, ref accessv1alpha1.RoleRef, ns string, d time.Duration) {
+	req := &accessv1alpha1.AccessRequest{
+		TypeMeta:   metav1.TypeMeta{APIVersion: accessv1alpha1.GroupVersion.String(), Kind: "AccessRequest"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: dnsName(a.Name + "-" + ref.Name)},
+		Spec: accessv1alpha1.AccessRequestSpec{
+			ServiceAccount: accessv1alpha1.ServiceAccountReference{Name: a.Name},
+			RoleRef:        ref,
+			Duration:       metav1.Duration{Duration: d},
+			Justification:  "just-in-time replacement of standing " + b.BindingKey(),
+			Policy:         c.Policy.Name,
+		},
+	}
+	if ns != a.Namespace {
+		spec := &c.Policy.Spec
+		req.Spec.ServiceAccount.Namespace = a.Namespace
+		if !slices.Contains(spec.ServiceAccountNamespaces, a.Namespace) {
+			spec.ServiceAccountNamespaces = append(spec.ServiceAccountNamespaces, a.Namespace)
+		}
+	}
+	c.Requests = append(c.Requests, req)
 }
 
 // sensitivity of an entitlement for a binding of this severity.
