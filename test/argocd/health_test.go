@@ -204,6 +204,9 @@ var requestCases = []healthCase{
 	{"an approved request blocked by a foreign RoleBinding is degraded", "binding-conflict", health{"Degraded",
 		"BindingConflict: a RoleBinding named rolegate-ledger-migrate-4711-104fa exists and is not controlled by " +
 			"this request; delete it or re-create the request under another name"}},
+	{"a request rolegate failed to act on is degraded and says what failed, though its generation is not yet observed",
+		"binding-failed", health{"Degraded", "BindingFailed: creating RoleBinding rolegate-ledger-migrate-4711-104fa: " +
+			"admission webhook \"rolebindings.example.com\" denied the request: change freeze; retrying with backoff"}},
 	{"a request whose latest generation rolegate has not seen is progressing", "stale-generation", health{statusProg,
 		"Waiting for rolegate to process the request"}},
 	{"a request without status is progressing", "no-status", health{statusProg,

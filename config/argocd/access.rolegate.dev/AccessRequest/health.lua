@@ -21,6 +21,21 @@ local function describe(condition)
 end
 
 local generation = obj.metadata.generation
+
+-- Acting on the latest generation failed: status.observedGeneration stays
+-- behind until a retry succeeds, but Ready (at this generation) says what
+-- failed, and that is not progress.
+local failures = { BindingFailed = true, RevocationFailed = true, ReadFailed = true }
+if obj.status ~= nil and obj.status.conditions ~= nil then
+  local current = findCondition(obj.status.conditions, "Ready")
+  if current ~= nil and current.reason ~= nil and failures[current.reason] and
+      (generation == nil or current.observedGeneration == nil or current.observedGeneration == generation) then
+    hs.status = "Degraded"
+    hs.message = describe(current)
+    return hs
+  end
+end
+
 if obj.status == nil or obj.status.conditions == nil or
     (generation ~= nil and obj.status.observedGeneration ~= generation) then
   hs.status = "Progressing"
