@@ -10,6 +10,7 @@ import (
 
 	"rolegate.dev/rolegate/internal/app"
 	"rolegate.dev/rolegate/internal/metrics"
+	"rolegate.dev/rolegate/test/utils"
 )
 
 // gaugeSeries is the number of series of the standing-access gauge.
@@ -30,6 +31,7 @@ func gaugeSeries(t *testing.T, reg prometheus.Gatherer) int {
 // The manager computes the standing-access gauge when the interval is set,
 // through its API reader and the RBAC it has; with 0 it does not register it.
 func TestManagerComputesStandingAccess(t *testing.T) {
+	utils.RequireEnvtest(t)
 	for _, tc := range []struct {
 		interval time.Duration
 		want     int

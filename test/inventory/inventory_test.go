@@ -42,6 +42,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if !utils.UseControlPlane() {
+		os.Exit(m.Run()) // every test here skips through RequireEnvtest
+	}
 	env, c, k, err := utils.StartControlPlane(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -89,6 +92,7 @@ func standing(t *testing.T, ns string) {
 }
 
 func TestInventoryOfALiveCluster(t *testing.T) {
+	utils.RequireEnvtest(t)
 	standing(t, "live")
 	in, err := source.Read(t.Context(), k8s, "", source.Options{PageSize: 50})
 	if err != nil {
@@ -129,6 +133,7 @@ func TestInventoryOfALiveCluster(t *testing.T) {
 // The shipped viewer persona reads rolegate's objects only: the inventory
 // says it could read none of what it needs, and reports nothing as safe.
 func TestInventoryAsTheViewerPersona(t *testing.T) {
+	utils.RequireEnvtest(t)
 	raw, err := os.ReadFile(filepath.Join(root, "config", "rbac", "viewer_role.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +181,7 @@ func TestInventoryAsTheViewerPersona(t *testing.T) {
 // narrowed Role and the AccessRequest pass schema and CEL validation with a
 // server-side apply in dry-run mode.
 func TestConvertOutputApplies(t *testing.T) {
+	utils.RequireEnvtest(t)
 	standing(t, "convert")
 	in, err := source.Read(t.Context(), k8s, "", source.Options{})
 	if err != nil {
