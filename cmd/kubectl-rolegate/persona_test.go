@@ -41,6 +41,7 @@ var controlPlane struct {
 // with the shipped user roles and the CLI fixture's objects.
 func personaCluster(t *testing.T) (*rest.Config, client.Client) {
 	t.Helper()
+	utils.RequireEnvtest(t)
 	cp := &controlPlane
 	cp.once.Do(func() {
 		if os.Getenv("KUBEBUILDER_ASSETS") == "" {
