@@ -70,3 +70,31 @@ func TestExplainShowsTicketLinks(t *testing.T) {
 		t.Errorf("missing %q in\n%s", want, out)
 	}
 }
+
+func TestCatalogAndRefusalsDescribeTheTicketPattern(t *testing.T) {
+	objs := cliObjects()
+	for _, o := range objs {
+		if p, ok := o.(*accessv1alpha1.ApprovalPolicy); ok {
+			p.Spec.RequiredTags[0].Pattern = `^CHG-[0-9]+$`
+			p.Spec.RequiredTags[0].MinSensitivity = accessv1alpha1.SensitivityMedium
+		}
+	}
+	out, errOut, err := runCLI(t, clusterClient(carol, nil, nil, objs), "catalog")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	if want := "--tag ticket=VALUE (matching ^CHG-[0-9]+$, from sensitivity medium up)"; !strings.Contains(out, want) {
+		t.Errorf("catalog lacks %q:\n%s", want, out)
+	}
+
+	_, errOut, err = runCLI(t, clusterClient(carol, nil, nil, objs), "request", "payments-api", "--role", "ClusterRole/edit",
+		"--for", "1h", "--reason", "CHG-1", "--tag", "ticket=1234", "--tag", "type=temporary")
+	for _, want := range []string{
+		`spec.tags.ticket: "1234" does not match the pattern ^CHG-[0-9]+$ required by ApprovalPolicy "payments"`,
+		"    ticket: a value matching ^CHG-[0-9]+$, required from sensitivity medium up\n",
+	} {
+		if err == nil || !strings.Contains(errOut, want) {
+			t.Errorf("err %v; stderr lacks %q:\n%s", err, want, errOut)
+		}
+	}
+}

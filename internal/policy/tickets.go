@@ -141,3 +141,26 @@ func TicketLinks(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.AccessReq
 	}
 	return out
 }
+
+// DescribeTag says what a required tag accepts and when it is required,
+// for people writing a request: "one of a, b", "a value matching P" or "any
+// non-empty value", then "from sensitivity S up" when it has a
+// minSensitivity.
+func DescribeTag(t *accessv1alpha1.RequiredTag) string {
+	var out string
+	switch {
+	case len(t.Values) > 0:
+		out = "one of " + strings.Join(t.Values, ", ")
+	case t.Pattern != "":
+		out = "a value matching " + t.Pattern
+	default:
+		out = "any non-empty value"
+	}
+	if len(t.Values) > 0 && t.Pattern != "" {
+		out += " (matching " + t.Pattern + ")"
+	}
+	if t.MinSensitivity != "" {
+		out += ", required from sensitivity " + string(t.MinSensitivity) + " up"
+	}
+	return out
+}

@@ -157,3 +157,21 @@ func TestTicketLinks(t *testing.T) {
 		t.Errorf("without a policy: %v", got)
 	}
 }
+
+func TestDescribeTag(t *testing.T) {
+	for _, tc := range []struct {
+		tag  accessv1alpha1.RequiredTag
+		want string
+	}{
+		{accessv1alpha1.RequiredTag{Key: "owner"}, "any non-empty value"},
+		{accessv1alpha1.RequiredTag{Key: "type", Values: []string{"temporary", "recurring"}}, "one of temporary, recurring"},
+		{accessv1alpha1.RequiredTag{Key: "change", Pattern: `^CHG-[0-9]+$`, MinSensitivity: accessv1alpha1.SensitivityHigh},
+			"a value matching ^CHG-[0-9]+$, required from sensitivity high up"},
+		{accessv1alpha1.RequiredTag{Key: "env", Values: []string{"prod-1", "staging"}, Pattern: `^prod-`},
+			"one of prod-1, staging (matching ^prod-)"},
+	} {
+		if got := DescribeTag(&tc.tag); got != tc.want {
+			t.Errorf("DescribeTag(%+v) = %q, want %q", tc.tag, got, tc.want)
+		}
+	}
+}
