@@ -127,15 +127,15 @@ func readObjects(t *testing.T, path string) []*unstructured.Unstructured {
 }
 
 // dryRun creates the case's object as a server-side dry run with strict
-// field validation, and returns the error and the warnings.
-func (a *admission) dryRun(t *testing.T, path string) (error, []string) {
+// field validation, and returns the warnings and the error.
+func (a *admission) dryRun(t *testing.T, path string) ([]string, error) {
 	t.Helper()
 	objs := readObjects(t, path)
 	if len(objs) != 1 {
 		t.Fatalf("%s holds %d objects, want one", path, len(objs))
 	}
 	err := a.c.Create(t.Context(), objs[0], client.DryRunAll, client.FieldValidation("Strict"))
-	return err, a.warnings.take()
+	return a.warnings.take(), err
 }
 
 // lintCase lints the case with cluster/, and returns the findings on the case's file.
@@ -183,7 +183,7 @@ func TestGoldenMatchesTheAPIServer(t *testing.T) {
 	}
 	for _, path := range cases(goldenAccepted) {
 		t.Run("accepted/"+filepath.Base(path), func(t *testing.T) {
-			serverErr, warnings := a.dryRun(t, path)
+			warnings, serverErr := a.dryRun(t, path)
 			if serverErr != nil || len(warnings) > 0 {
 				t.Fatalf("the API server does not accept %s silently: %v, warnings %q", path, serverErr, warnings)
 			}
@@ -198,7 +198,7 @@ func TestGoldenMatchesTheAPIServer(t *testing.T) {
 }
 
 func (a *admission) checkRejected(t *testing.T, path string) {
-	serverErr, _ := a.dryRun(t, path)
+	_, serverErr := a.dryRun(t, path)
 	if serverErr == nil {
 		t.Fatalf("the API server accepts %s; move it to accepted/ or fix it", path)
 	}
@@ -233,7 +233,7 @@ func equivalent(f Finding, server string) bool {
 }
 
 func (a *admission) checkWarned(t *testing.T, path string) {
-	serverErr, warnings := a.dryRun(t, path)
+	warnings, serverErr := a.dryRun(t, path)
 	if serverErr != nil || len(warnings) == 0 {
 		t.Fatalf("the API server does not admit %s with warnings: %v, warnings %q", path, serverErr, warnings)
 	}

@@ -184,9 +184,9 @@ func (d *Dispatcher) deliver(ctx context.Context, job delivery) {
 }
 
 // failed counts and records a notification target did not accept.
-func (d *Dispatcher) failed(policy string, t accessv1alpha1.NotificationTarget, err *deliveryError) {
-	d.metrics.NotificationFailed(policy, t.Name)
-	d.record(policy, t, err)
+func (d *Dispatcher) failed(policyName string, t accessv1alpha1.NotificationTarget, err *deliveryError) {
+	d.metrics.NotificationFailed(policyName, t.Name)
+	d.record(policyName, t, err)
 }
 
 // request is one HTTP POST to a target.

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -56,7 +55,8 @@ func patternError(err error) string {
 }
 
 // linkProblem says what is wrong with a link template, or "" when it is
-// empty or renders an http(s) URL.
+// empty or renders an http(s) URL: a scheme of http or https, a host, and
+// no whitespace or control characters.
 func linkProblem(link string) string {
 	if link == "" {
 		return ""
@@ -64,15 +64,19 @@ func linkProblem(link string) string {
 	if !strings.Contains(link, LinkPlaceholder) {
 		return "does not contain " + LinkPlaceholder + ", where the tag's value goes"
 	}
-	u, err := url.Parse(strings.ReplaceAll(link, LinkPlaceholder, "x"))
-	if err != nil {
-		return "is not a URL"
+	rest, ok := strings.CutPrefix(link, "https://")
+	if !ok {
+		rest, ok = strings.CutPrefix(link, "http://")
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
+	if !ok {
 		return "is not an http or https URL"
 	}
-	if u.Host == "" {
-		return "has no host"
+	if strings.ContainsFunc(link, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "is not a URL: it contains whitespace or control characters"
+	}
+	if host, _, _ := strings.Cut(rest, "/"); host == "" || strings.HasPrefix(host, LinkPlaceholder) ||
+		strings.ContainsAny(host[:1], "?#:@") {
+		return "has no host before " + LinkPlaceholder + " or the path"
 	}
 	return ""
 }
@@ -111,14 +115,32 @@ func patternViolation(p *accessv1alpha1.ApprovalPolicy, t *accessv1alpha1.Requir
 	return nil
 }
 
-// RenderLink renders a link template with a value, escaped as one path
-// segment so that a value cannot change the link's host or path; "" when
-// the template is empty or does not render an http(s) URL.
+// RenderLink renders a link template with a value, percent-encoded as one
+// path segment (every byte but ASCII letters, digits and -._~) so that a
+// value cannot change the link's host, path or query; "" when the template
+// is empty or does not render an http(s) URL.
 func RenderLink(template, value string) string {
 	if template == "" || value == "" || linkProblem(template) != "" {
 		return ""
 	}
-	return strings.ReplaceAll(template, LinkPlaceholder, url.PathEscape(value))
+	return strings.ReplaceAll(template, LinkPlaceholder, escapeSegment(value))
+}
+
+func escapeSegment(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
 }
 
 // TicketLinks are the links of a request's tags under its policy: one for
