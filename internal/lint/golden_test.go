@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,33 +33,12 @@ const (
 	goldenWarned   = "testdata/golden/warned/*.yaml"
 )
 
-// warningLog collects the Warning headers the API server returns.
-type warningLog struct {
-	mu   sync.Mutex
-	text []string
-}
-
-func (w *warningLog) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.text = append(w.text, text)
-}
-
-// take returns the warnings received since the last take.
-func (w *warningLog) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.text
-	w.text = nil
-	return out
-}
-
 // admission is an API server with rolegate's CRDs and its admission
 // webhooks, served by a real manager, and a client that writes as an
 // approver of the golden policy.
 type admission struct {
 	c        client.Client
-	warnings *warningLog
+	warnings *utils.Warnings
 }
 
 // startAdmission starts the control plane with the generated webhook
@@ -94,7 +72,7 @@ func startAdmission(t *testing.T) *admission {
 	}
 	// The cases write as an approver of golden-policy (group owners), so
 	// that a decision on the cluster's request is not a self-approval.
-	a := &admission{warnings: &warningLog{}}
+	a := &admission{warnings: &utils.Warnings{}}
 	approver := rest.CopyConfig(cfg)
 	approver.Impersonate = rest.ImpersonationConfig{UserName: "golden-approver", Groups: []string{"owners", "system:masters"}}
 	approver.WarningHandler = a.warnings
@@ -106,7 +84,7 @@ func startAdmission(t *testing.T) *admission {
 	utils.Eventually(t, 30*time.Second, func() error {
 		return a.c.Create(context.Background(), probe.DeepCopy(), client.DryRunAll)
 	})
-	a.warnings.take()
+	a.warnings.Take()
 	return a
 }
 
@@ -135,7 +113,7 @@ func (a *admission) dryRun(t *testing.T, path string) ([]string, error) {
 		t.Fatalf("%s holds %d objects, want one", path, len(objs))
 	}
 	err := a.c.Create(t.Context(), objs[0], client.DryRunAll, client.FieldValidation("Strict"))
-	return a.warnings.take(), err
+	return a.warnings.Take(), err
 }
 
 // lintCase lints the case with cluster/, and returns the findings on the case's file.
