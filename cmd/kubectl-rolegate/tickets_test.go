@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/test/utils"
 )
 
 // ticketedClient is the CLI fixture whose policy links its ticket tag to the
@@ -96,5 +98,37 @@ func TestCatalogAndRefusalsDescribeTheTicketPattern(t *testing.T) {
 		if err == nil || !strings.Contains(errOut, want) {
 			t.Errorf("err %v; stderr lacks %q:\n%s", err, want, errOut)
 		}
+	}
+}
+
+// TestPersonasSeeTicketLinks: with only the shipped roles, the approver's
+// pending and the requester's explain show the ticket links of a live
+// policy, and nothing is forbidden.
+func TestPersonasSeeTicketLinks(t *testing.T) {
+	cfg, admin := personaCluster(t)
+	p := &accessv1alpha1.ApprovalPolicy{}
+	utils.Must(t, admin.Get(t.Context(), client.ObjectKey{Name: "payments"}, p))
+	before := p.DeepCopy()
+	p.Spec.RequiredTags[0].Pattern = `^CHG-[0-9]+$`
+	p.Spec.RequiredTags[0].Link = "https://tickets.example/browse/{value}"
+	utils.Must(t, admin.Patch(t.Context(), p, client.MergeFrom(before)))
+	t.Cleanup(func() {
+		restore := &accessv1alpha1.ApprovalPolicy{}
+		if err := admin.Get(context.Background(), client.ObjectKey{Name: "payments"}, restore); err == nil {
+			from := restore.DeepCopy()
+			restore.Spec.RequiredTags = before.Spec.RequiredTags
+			_ = admin.Patch(context.Background(), restore, client.MergeFrom(from))
+		}
+	})
+
+	out, errOut, err := runAs(t, cfg, approverPersona, "pending")
+	if err != nil || strings.Contains(out+errOut, "forbidden") ||
+		!strings.Contains(out, "Tickets:\n  edit-carol   ticket=CHG-1   https://tickets.example/browse/CHG-1\n") {
+		t.Errorf("approver's pending: err %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	out, errOut, err = runAs(t, cfg, requesterPersona, "explain", "edit-carol")
+	if err != nil || strings.Contains(out+errOut, "forbidden") ||
+		!strings.Contains(out, "Tickets:         ticket=CHG-1 https://tickets.example/browse/CHG-1\n") {
+		t.Errorf("requester's explain: err %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
 	}
 }
