@@ -181,3 +181,31 @@ func TestDescribeTag(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRenderLink: whatever the value, a rendered link keeps the template's
+// text around {value} and the value's part holds only unreserved characters
+// and percent escapes, so no value can change the link's host, path or query.
+func FuzzRenderLink(f *testing.F) {
+	for _, seed := range []string{"CHG-1234", "INC 7/../admin", "a?b#c", "x@evil.example", "é\u202e", ""} {
+		f.Add(seed)
+	}
+	const prefix, suffix = "https://tickets.example/browse/", "?view=full"
+	f.Fuzz(func(t *testing.T, value string) {
+		got := RenderLink(prefix+LinkPlaceholder+suffix, value)
+		if value == "" {
+			if got != "" {
+				t.Fatalf("empty value rendered %q", got)
+			}
+			return
+		}
+		middle, hasPrefix := strings.CutPrefix(got, prefix)
+		middle, hasSuffix := strings.CutSuffix(middle, suffix)
+		if !hasPrefix || !hasSuffix {
+			t.Fatalf("%q rendered %q, outside the template", value, got)
+		}
+		const allowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%"
+		if i := strings.IndexFunc(middle, func(r rune) bool { return !strings.ContainsRune(allowed, r) }); i >= 0 {
+			t.Fatalf("%q rendered %q: %q is not escaped", value, got, middle[i:])
+		}
+	})
+}
