@@ -20,6 +20,29 @@ type RequiredTag struct {
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
 	Values []string `json:"values,omitempty"`
+
+	// pattern is an RE2 regular expression the value must match, for
+	// example ^CHG-[0-9]+$ for a change ticket. Anchor it with ^ and $ to
+	// match the whole value. An invalid expression is refused at admission.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Pattern string `json:"pattern,omitempty"`
+
+	// link is a URL template for the value, with {value} where the value
+	// goes, for example https://tickets.example/browse/{value}. The rendered
+	// link is shown to approvers (pending, explain, notifications) and
+	// recorded in the audit log. It must be an http or https URL containing
+	// {value}.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Link string `json:"link,omitempty"`
+
+	// minSensitivity requires the tag only on requests whose effective
+	// sensitivity is at least this, for example a ticket from high up.
+	// Unset means every request. A request below it may still carry the
+	// tag, and then its value is checked.
+	// +optional
+	MinSensitivity Sensitivity `json:"minSensitivity,omitempty"`
 }
 
 // Entitlement is one role in a policy's catalog.
@@ -260,7 +283,9 @@ type ApprovalPolicySpec struct {
 	// +kubebuilder:validation:items:MaxLength=63
 	ServiceAccountNamespaces []string `json:"serviceAccountNamespaces,omitempty"`
 
-	// requiredTags are the tags every request must carry, with their allowed values.
+	// requiredTags are the tags every request must carry (or, with
+	// minSensitivity, every request from that sensitivity up), with their
+	// allowed values, pattern and link.
 	// +optional
 	// +listType=map
 	// +listMapKey=key

@@ -132,6 +132,16 @@ func TestApprovalPolicyEnums(t *testing.T) {
 		{name: "rejects an unknown entitlement sensitivity", mutate: func(o object) {
 			set(o, "extreme", "spec", "entitlements", 0, "sensitivity")
 		}, wantErr: []string{"spec.entitlements[0].sensitivity", unsupported}},
+		{name: "accepts a ticket tag with a pattern, a link and a minSensitivity", mutate: func(o object) {
+			set(o, object{"key": "change", "pattern": "^CHG-[0-9]+$", "link": "https://tickets.example/browse/{value}",
+				"minSensitivity": "high"}, "spec", "requiredTags", 0)
+		}},
+		{name: "rejects an unknown required tag minSensitivity", mutate: func(o object) {
+			set(o, "severe", "spec", "requiredTags", 0, "minSensitivity")
+		}, wantErr: []string{"spec.requiredTags[0].minSensitivity", unsupported}},
+		{name: "rejects a required tag pattern longer than 256 characters", mutate: func(o object) {
+			set(o, "^"+strings.Repeat("a", 256)+"$", "spec", "requiredTags", 0, "pattern")
+		}, wantErr: []string{"spec.requiredTags[0].pattern", "Too long"}},
 		{name: "rejects a capitalised tier maxSensitivity", mutate: func(o object) {
 			set(o, "Medium", "spec", "approvers", 0, "maxSensitivity")
 		}, wantErr: []string{"spec.approvers[0].maxSensitivity", unsupported}},

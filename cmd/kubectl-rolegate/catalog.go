@@ -168,7 +168,16 @@ func writeCatalog(w io.Writer, entries []policy.CatalogEntry, wide bool) error {
 			if len(t.Values) > 0 {
 				allowed = strings.Join(t.Values, "|")
 			}
-			needs = append(needs, "--tag "+t.Key+"="+allowed)
+			need := "--tag " + t.Key + "=" + allowed
+			switch {
+			case t.Pattern != "" && t.MinSensitivity != "":
+				need += fmt.Sprintf(" (matching %s, from sensitivity %s up)", t.Pattern, t.MinSensitivity)
+			case t.Pattern != "":
+				need += " (matching " + t.Pattern + ")"
+			case t.MinSensitivity != "":
+				need += " (from sensitivity " + string(t.MinSensitivity) + " up)"
+			}
+			needs = append(needs, need)
 		}
 		if len(needs) == 0 {
 			needs = []string{"nothing more"}

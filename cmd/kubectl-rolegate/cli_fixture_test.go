@@ -143,7 +143,13 @@ func cliClient(u *user, createErr error, extra ...client.Object) client.WithWatc
 // watchedClient is cliClient that also calls onWatch, when set, once each
 // watch is established.
 func watchedClient(u *user, createErr error, onWatch func(), extra ...client.Object) client.WithWatch {
-	return fakeCluster(append(cliObjects(), extra...)...).
+	return clusterClient(u, createErr, onWatch, append(cliObjects(), extra...))
+}
+
+// clusterClient is a fake cluster holding objs instead of the CLI fixture,
+// answering as watchedClient does.
+func clusterClient(u *user, createErr error, onWatch func(), objs []client.Object) client.WithWatch {
+	return fakeCluster(objs...).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 				if review, ok := obj.(*authenticationv1.SelfSubjectReview); ok {

@@ -131,12 +131,9 @@ func describePolicy(w io.Writer, p *accessv1alpha1.ApprovalPolicy) {
 	}
 	if len(p.Spec.RequiredTags) > 0 {
 		fmt.Fprintln(w, "  tags (--tag KEY=VALUE):")
-		for _, t := range p.Spec.RequiredTags {
-			allowed := "any non-empty value"
-			if len(t.Values) > 0 {
-				allowed = "one of " + strings.Join(t.Values, ", ")
-			}
-			fmt.Fprintf(w, "    %s: %s\n", t.Key, allowed)
+		for i := range p.Spec.RequiredTags {
+			t := &p.Spec.RequiredTags[i]
+			fmt.Fprintf(w, "    %s: %s\n", t.Key, policy.DescribeTag(t))
 		}
 	}
 	fmt.Fprintln(w, "  roles (--role, with --for up to maxDuration):")

@@ -50,18 +50,7 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		return err
 	}
 	w := streams.Out
-	fmt.Fprintf(w, "AccessRequest:   %s/%s\n", ar.Namespace, ar.Name)
-	fmt.Fprintf(w, "Service account: %s/%s\n", policy.ServiceAccountNamespace(ar), ar.Spec.ServiceAccount.Name)
-	fmt.Fprintf(w, "Role:            %s for %s\n", ar.Spec.RoleRef, ar.Spec.Duration.Duration)
-	fmt.Fprintf(w, "Requester:       %s\n", requesterName(ar))
-	fmt.Fprintf(w, "Justification:   %s\n", orDash(cell(ar.Spec.Justification, 0)))
-	fmt.Fprintf(w, "Tags:            %s\n", orDash(cell(formatTags(ar.Spec.Tags), 0)))
-	fmt.Fprintf(w, "Created:         %s ago\n", age(now, ar.CreationTimestamp.Time))
-	if ready := readyCondition(ar); ready != nil {
-		fmt.Fprintf(w, "Ready:           %s (%s): %s\n", ready.Status, ready.Reason, ready.Message)
-	} else {
-		fmt.Fprintln(w, "Ready:           unknown (the controller has not reported on this request yet)")
-	}
+	explainRequest(w, ar, now)
 
 	snap, err := snapshot.Read(ctx, c, ar)
 	if err != nil {
@@ -83,11 +72,34 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 			return err
 		}
 	}
-	res := policy.Evaluate(in)
+	explainResult(w, ar, policy.Evaluate(in), snap, now)
+	return nil
+}
 
+// explainRequest prints what the request asks for and its Ready state.
+func explainRequest(w io.Writer, ar *accessv1alpha1.AccessRequest, now time.Time) {
+	fmt.Fprintf(w, "AccessRequest:   %s/%s\n", ar.Namespace, ar.Name)
+	fmt.Fprintf(w, "Service account: %s/%s\n", policy.ServiceAccountNamespace(ar), ar.Spec.ServiceAccount.Name)
+	fmt.Fprintf(w, "Role:            %s for %s\n", ar.Spec.RoleRef, ar.Spec.Duration.Duration)
+	fmt.Fprintf(w, "Requester:       %s\n", requesterName(ar))
+	fmt.Fprintf(w, "Justification:   %s\n", orDash(cell(ar.Spec.Justification, 0)))
+	fmt.Fprintf(w, "Tags:            %s\n", orDash(cell(formatTags(ar.Spec.Tags), 0)))
+	fmt.Fprintf(w, "Created:         %s ago\n", age(now, ar.CreationTimestamp.Time))
+	if ready := readyCondition(ar); ready != nil {
+		fmt.Fprintf(w, "Ready:           %s (%s): %s\n", ready.Status, ready.Reason, ready.Message)
+	} else {
+		fmt.Fprintln(w, "Ready:           unknown (the controller has not reported on this request yet)")
+	}
+}
+
+// explainResult prints the policy's verdict re-run now: the policy and the
+// request's ticket links, the failed checks or the deciding tier, the
+// approvals and decisions, the timing and the binding.
+func explainResult(w io.Writer, ar *accessv1alpha1.AccessRequest, res policy.Result, snap *snapshot.Snapshot, now time.Time) {
 	fmt.Fprintln(w)
 	if res.Policy != nil {
 		fmt.Fprintf(w, "Policy:          %s\n", res.Policy.Name)
+		explainTickets(w, res.Policy, ar)
 	}
 	if len(res.Violations) > 0 {
 		fmt.Fprintln(w, "Validation:      failed")
@@ -97,13 +109,33 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		explainRisks(w, ar, res, snap.RoleRisks)
 		explainDecisions(w, snap.Decisions, res.Tally.Verdicts)
 		explainBinding(w, ar)
-		return nil
+		return
 	}
 	fmt.Fprintln(w, "Validation:      passed")
 	explainRisks(w, ar, res, snap.RoleRisks)
 	fmt.Fprintf(w, "Sensitivity:     %s\n", res.Sensitivity)
 	fmt.Fprintf(w, "Outcome now:     %s\n", res.Outcome)
+	explainTier(w, res)
+	explainApprovals(w, res.Tally.Records)
+	explainDecisions(w, snap.Decisions, res.Tally.Verdicts)
+	explainTiming(w, now, ar, res)
+	explainBinding(w, ar)
+}
 
+// explainTickets prints the request's ticket links under its policy.
+func explainTickets(w io.Writer, p *accessv1alpha1.ApprovalPolicy, ar *accessv1alpha1.AccessRequest) {
+	for i, l := range policy.TicketLinks(p, ar) {
+		label := "Tickets:"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(w, "%-17s%s %s\n", label, cell(l.Key+"="+l.Value, 0), cell(l.URL, 0))
+	}
+}
+
+// explainTier says who decides the request: nobody (auto-approved) or the
+// deciding tier, how many approvals it needs and has, and its members.
+func explainTier(w io.Writer, res policy.Result) {
 	p, t := res.Policy, res.Tally
 	switch {
 	case res.Entitlement != nil && res.Entitlement.AutoApprove:
@@ -123,26 +155,25 @@ func explain(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "Can approve:     %s\n", approversFrom(p, t.Tier.Index))
 	}
+}
 
-	if len(t.Records) > 0 {
-		fmt.Fprintln(w, "Approvals:")
-		for _, r := range t.Records {
-			tier := r.Tier
-			if tier == "" {
-				tier = "-"
-			}
-			line := fmt.Sprintf("  %s %s (tier %s) at %s", r.Decision, r.Reviewer, tier, r.Time.UTC().Format(time.RFC3339))
-			if r.Comment != "" {
-				line += ": " + r.Comment
-			}
-			fmt.Fprintln(w, line)
-		}
+// explainApprovals lists the approvals and denials that counted.
+func explainApprovals(w io.Writer, records []accessv1alpha1.ApprovalRecord) {
+	if len(records) == 0 {
+		return
 	}
-	explainDecisions(w, snap.Decisions, t.Verdicts)
-
-	explainTiming(w, now, ar, res)
-	explainBinding(w, ar)
-	return nil
+	fmt.Fprintln(w, "Approvals:")
+	for _, r := range records {
+		tier := r.Tier
+		if tier == "" {
+			tier = "-"
+		}
+		line := fmt.Sprintf("  %s %s (tier %s) at %s", r.Decision, r.Reviewer, tier, r.Time.UTC().Format(time.RFC3339))
+		if r.Comment != "" {
+			line += ": " + r.Comment
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 // explainTiming says when the request's state next changes by time alone:

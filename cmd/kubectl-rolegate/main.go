@@ -28,19 +28,33 @@ func main() {
 	os.Exit(run(os.Args[1:], streams, rootOptions{}))
 }
 
+// Exit codes: success, an error (a refusal, a request that ended without
+// access, a failure), a command line that cannot be run as given, and a
+// --wait whose timeout passed before the request settled.
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitTimedOut = 3
+)
+
 // run executes the command line and returns the exit code: errors are
-// printed as kubectl prints them, "error: ...", and exit with 1.
+// printed as kubectl prints them, "error: ...", and exit with exitError,
+// exitUsage or exitTimedOut.
 func run(args []string, streams genericiooptions.IOStreams, o rootOptions) int {
 	cmd := newRootCmd(streams, o)
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(streams.ErrOut, "error: "+err.Error())
-		if errors.As(err, new(usageError)) {
-			return 2
+		switch {
+		case errors.As(err, new(usageError)):
+			return exitUsage
+		case errors.Is(err, errWaitTimeout):
+			return exitTimedOut
 		}
-		return 1
+		return exitError
 	}
-	return 0
+	return exitOK
 }
 
 // rootOptions replace the parts of the CLI that touch the outside world;

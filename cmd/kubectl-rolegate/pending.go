@@ -111,6 +111,8 @@ type pendingRow struct {
 	sens accessv1alpha1.Sensitivity
 	tier policy.TierState
 	name string
+	// links are the request's ticket links under its policy.
+	links []policy.TicketLink
 }
 
 func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOStreams, all bool, output string, now time.Time) error {
@@ -130,42 +132,9 @@ func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 	if err != nil {
 		return err
 	}
-
-	var rows, reviews []pendingRow
-	for i := range requests.Items {
-		ar := &requests.Items[i]
-		review := policy.AwaitsReview(ar)
-		if readyReason(ar) != accessv1alpha1.ReasonPendingApproval && !review {
-			continue
-		}
-		if ar.Spec.Requester != nil && ar.Spec.Requester.Username == user.Username {
-			continue
-		}
-		if slices.ContainsFunc(ar.Status.Approvals, func(r accessv1alpha1.ApprovalRecord) bool { return r.Reviewer == user.Username }) {
-			continue
-		}
-		p, err := policies.get(ctx, requestPolicy(ar))
-		if err != nil {
-			return err
-		}
-		if p == nil {
-			continue
-		}
-		e := policy.FindEntitlement(p, ar.Spec.RoleRef)
-		if e == nil {
-			continue
-		}
-		sens := policy.EffectiveSensitivity(ar, e)
-		ts := policy.TierAt(p, sens, ar.CreationTimestamp.Time, now)
-		if _, ok := policy.EligibleTier(p, ts.Index, user); !ok {
-			continue
-		}
-		r := pendingRow{ar: ar, sens: sens, tier: ts, name: p.Spec.Approvers[ts.Index].Name}
-		if review {
-			reviews = append(reviews, r)
-		} else {
-			rows = append(rows, r)
-		}
+	rows, reviews, err := pendingRows(ctx, requests.Items, policies, user, now)
+	if err != nil {
+		return err
 	}
 	if output == outputYAML {
 		list := accessv1alpha1.AccessRequestList{}
@@ -184,6 +153,55 @@ func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 		fmt.Fprintf(streams.ErrOut, "No pending requests %s that %s may decide.\n", where, user.Username)
 		return nil
 	}
+	return printPending(streams.Out, rows, reviews, output == outputWide, all, now)
+}
+
+// pendingRows picks the requests the user may decide now, and the
+// break-glass grants the user may acknowledge, each with the tier deciding
+// it and its ticket links.
+func pendingRows(ctx context.Context, requests []accessv1alpha1.AccessRequest, policies *policyCache,
+	user accessv1alpha1.UserInfo, now time.Time) (rows, reviews []pendingRow, err error) {
+	for i := range requests {
+		ar := &requests[i]
+		review := policy.AwaitsReview(ar)
+		if readyReason(ar) != accessv1alpha1.ReasonPendingApproval && !review {
+			continue
+		}
+		if ar.Spec.Requester != nil && ar.Spec.Requester.Username == user.Username {
+			continue
+		}
+		if slices.ContainsFunc(ar.Status.Approvals, func(r accessv1alpha1.ApprovalRecord) bool { return r.Reviewer == user.Username }) {
+			continue
+		}
+		p, err := policies.get(ctx, requestPolicy(ar))
+		if err != nil {
+			return nil, nil, err
+		}
+		if p == nil {
+			continue
+		}
+		e := policy.FindEntitlement(p, ar.Spec.RoleRef)
+		if e == nil {
+			continue
+		}
+		sens := policy.EffectiveSensitivity(ar, e)
+		ts := policy.TierAt(p, sens, ar.CreationTimestamp.Time, now)
+		if _, ok := policy.EligibleTier(p, ts.Index, user); !ok {
+			continue
+		}
+		r := pendingRow{ar: ar, sens: sens, tier: ts, name: p.Spec.Approvers[ts.Index].Name, links: policy.TicketLinks(p, ar)}
+		if review {
+			reviews = append(reviews, r)
+		} else {
+			rows = append(rows, r)
+		}
+	}
+	return rows, reviews, nil
+}
+
+// printPending prints the pending requests and the break-glass grants to
+// acknowledge, oldest first, each table followed by its ticket links.
+func printPending(w io.Writer, rows, reviews []pendingRow, wide, all bool, now time.Time) error {
 	oldestFirst := func(a, b pendingRow) int {
 		if c := a.ar.CreationTimestamp.Compare(b.ar.CreationTimestamp.Time); c != 0 {
 			return c
@@ -192,20 +210,50 @@ func pending(ctx context.Context, f clientFactory, streams genericiooptions.IOSt
 	}
 	slices.SortStableFunc(rows, oldestFirst)
 	slices.SortStableFunc(reviews, oldestFirst)
-	wide := output == outputWide
 	if len(rows) > 0 {
-		if err := writePending(streams.Out, rows, wide, all, now, false); err != nil {
+		if err := writePending(w, rows, wide, all, now, false); err != nil {
+			return err
+		}
+		if err := writeTicketLinks(w, rows, all); err != nil {
 			return err
 		}
 	}
 	if len(reviews) > 0 {
 		if len(rows) > 0 {
-			fmt.Fprintln(streams.Out)
+			fmt.Fprintln(w)
 		}
-		fmt.Fprintln(streams.Out, "Break-glass grants awaiting your acknowledgement (kubectl rolegate ack NAME -n NAMESPACE -m COMMENT):")
-		return writePending(streams.Out, reviews, wide, all, now, true)
+		fmt.Fprintln(w, "Break-glass grants awaiting your acknowledgement (kubectl rolegate ack NAME -n NAMESPACE -m COMMENT):")
+		if err := writePending(w, reviews, wide, all, now, true); err != nil {
+			return err
+		}
+		return writeTicketLinks(w, reviews, all)
 	}
 	return nil
+}
+
+// writeTicketLinks lists the ticket links of the rows that have any, under
+// the table: a heading, then one line per link with the request (with its
+// namespace under -A), the tag and the URL. Nothing when no row has a link.
+func writeTicketLinks(w io.Writer, rows []pendingRow, all bool) error {
+	var lines [][]string
+	for _, r := range rows {
+		name := r.ar.Name
+		if all {
+			name = r.ar.Namespace + "/" + name
+		}
+		for _, l := range r.links {
+			lines = append(lines, []string{"  " + name, cell(l.Key+"="+l.Value, tagsWidth), cell(l.URL, 0)})
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "Tickets:")
+	tw := newTable(w)
+	for _, l := range lines {
+		row(tw, l...)
+	}
+	return tw.Flush()
 }
 
 // writePending prints one table of pending's rows; for break-glass grants

@@ -81,10 +81,12 @@ or the namespace, the check is skipped with a note and the server decides.`,
 		"ask for break-glass access (sets the tag type=break-glass): granted at once, reviewed afterwards")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "check the request (client-side and with a server-side dry run) without creating it")
 	fl.Var(&o.wait, "wait", "after creating the request, wait until it is granted (exit 0) or ends without access (exit 1); "+
-		"--wait=10m gives up after 10 minutes (exit 1)")
+		"--wait=10m gives up after 10 minutes (exit 3)")
 	fl.Lookup("wait").NoOptDefVal = waitForever
 	_ = cmd.MarkFlagRequired("role")
 	_ = cmd.MarkFlagRequired("for")
+	// A flag that cannot be parsed is a wrong command line (exit 2), as in lint.
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return cmd
 }
 
@@ -203,7 +205,7 @@ func (o *requestOptions) run(ctx context.Context, f clientFactory, streams gener
 		return err
 	}
 	if o.wait.set && o.dryRun {
-		return fmt.Errorf("--wait cannot be combined with --dry-run: a dry run creates nothing to wait for")
+		return usageError{fmt.Errorf("--wait cannot be combined with --dry-run: a dry run creates nothing to wait for")}
 	}
 	c, err := f.Client()
 	if err != nil {

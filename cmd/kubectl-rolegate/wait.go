@@ -211,7 +211,7 @@ func waitForRequest(ctx context.Context, c client.Client, streams genericiooptio
 		if last != "" {
 			state = "it is still " + last
 		}
-		return fmt.Errorf("timed out after %s waiting for AccessRequest %s/%s; %s", timeout, ar.Namespace, ar.Name, state)
+		return fmt.Errorf("%w after %s waiting for AccessRequest %s/%s; %s", errWaitTimeout, timeout, ar.Namespace, ar.Name, state)
 	}
 	return err
 }

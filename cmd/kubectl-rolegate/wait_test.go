@@ -46,11 +46,22 @@ func settleOnWatch(t *testing.T, name string, status metav1.ConditionStatus, rea
 	return c
 }
 
+// runCode runs the command line as main does, in namespace payments, and
+// returns its exit code, stdout and stderr.
+func runCode(t *testing.T, c client.Client, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(append([]string{"--kubeconfig", kubeconfig(t), "-n", "payments"}, args...),
+		genericiooptions.IOStreams{Out: &out, ErrOut: &errOut},
+		rootOptions{now: clock, newClient: func(*rest.Config) (client.Client, error) { return c, nil }})
+	return code, out.String(), errOut.String()
+}
+
 func TestRequestWaitReturnsOnGrant(t *testing.T) {
 	c := settleOnWatch(t, "wait-me", metav1.ConditionTrue, accessv1alpha1.ReasonGranted, "granted until 13:00")
-	out, errOut, err := runCLI(t, c, append(requestArgs, "--wait")...)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, errOut)
+	code, out, errOut := runCode(t, c, append(requestArgs, "--wait")...)
+	if code != exitOK {
+		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitOK, errOut)
 	}
 	if !strings.Contains(out, "accessrequest.access.rolegate.dev/wait-me created\n") ||
 		!strings.HasSuffix(out, "accessrequest.access.rolegate.dev/wait-me Granted: granted until 13:00\n") {
@@ -60,25 +71,22 @@ func TestRequestWaitReturnsOnGrant(t *testing.T) {
 
 func TestRequestWaitReturnsOnDeny(t *testing.T) {
 	c := settleOnWatch(t, "wait-me", metav1.ConditionFalse, accessv1alpha1.ReasonDenied, "denied by bob: not today")
-	var out, errOut bytes.Buffer
-	code := run(append([]string{"--kubeconfig", kubeconfig(t), "-n", "payments"}, append(requestArgs, "--wait=1h")...),
-		genericiooptions.IOStreams{Out: &out, ErrOut: &errOut},
-		rootOptions{now: clock, newClient: func(*rest.Config) (client.Client, error) { return c, nil }})
-	if code != 1 || !strings.Contains(errOut.String(),
+	code, out, errOut := runCode(t, c, append(requestArgs, "--wait=1h")...)
+	if code != exitError || !strings.Contains(errOut,
 		"error: the request ended without access: AccessRequest payments/wait-me is Denied: denied by bob: not today\n") {
-		t.Errorf("exit code %d, stderr %q", code, errOut.String())
+		t.Errorf("exit code %d (want %d), stderr %q", code, exitError, errOut)
 	}
-	if !strings.HasSuffix(out.String(), "wait-me Denied: denied by bob: not today\n") {
-		t.Errorf("stdout:\n%s", out.String())
+	if !strings.HasSuffix(out, "wait-me Denied: denied by bob: not today\n") {
+		t.Errorf("stdout:\n%s", out)
 	}
 }
 
 func TestRequestWaitTimesOut(t *testing.T) {
 	c := cliClient(carol, nil)
-	_, _, err := runCLI(t, c, append(requestArgs, "--wait=50ms")...)
-	if err == nil || !strings.Contains(err.Error(), "timed out after 50ms waiting for AccessRequest payments/wait-me; "+
+	code, _, errOut := runCode(t, c, append(requestArgs, "--wait=50ms")...)
+	if code != exitTimedOut || !strings.Contains(errOut, "error: timed out after 50ms waiting for AccessRequest payments/wait-me; "+
 		"the controller has not reported on it yet") {
-		t.Errorf("err = %v", err)
+		t.Errorf("exit code %d (want %d), stderr %q", code, exitTimedOut, errOut)
 	}
 	// The request stays: the wait gave up, not the request.
 	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "payments", Name: "wait-me"}, &accessv1alpha1.AccessRequest{}); err != nil {
@@ -87,13 +95,13 @@ func TestRequestWaitTimesOut(t *testing.T) {
 }
 
 func TestRequestWaitFlagErrors(t *testing.T) {
-	_, _, err := runCLI(t, cliClient(carol, nil), append(requestArgs, "--wait=-1m")...)
-	if err == nil || !strings.Contains(err.Error(), "--wait takes a positive duration") {
-		t.Errorf("negative: err = %v", err)
+	code, _, errOut := runCode(t, cliClient(carol, nil), append(requestArgs, "--wait=-1m")...)
+	if code != exitUsage || !strings.Contains(errOut, "--wait takes a positive duration") {
+		t.Errorf("negative: exit code %d (want %d), stderr %q", code, exitUsage, errOut)
 	}
-	_, _, err = runCLI(t, cliClient(carol, nil), append(requestArgs, "--wait", "--dry-run")...)
-	if err == nil || !strings.Contains(err.Error(), "--wait cannot be combined with --dry-run") {
-		t.Errorf("dry run: err = %v", err)
+	code, _, errOut = runCode(t, cliClient(carol, nil), append(requestArgs, "--wait", "--dry-run")...)
+	if code != exitUsage || !strings.Contains(errOut, "--wait cannot be combined with --dry-run") {
+		t.Errorf("dry run: exit code %d (want %d), stderr %q", code, exitUsage, errOut)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 // Reviewer is one counted decision in an audit record.
@@ -40,12 +42,15 @@ type Record struct {
 	// so a justification over several lines stays one line of the log.
 	Tags          map[string]string `json:"tags,omitempty"`
 	Justification string            `json:"justification,omitempty"`
-	RoleBinding   string            `json:"roleBinding,omitempty"`
-	GrantedAt     *time.Time        `json:"grantedAt,omitempty"`
-	ExpiresAt     *time.Time        `json:"expiresAt,omitempty"`
-	RevokedAt     *time.Time        `json:"revokedAt,omitempty"`
-	Reason        string            `json:"reason"`
-	Message       string            `json:"message,omitempty"`
+	// Links are the request's ticket links under its policy, rendered when
+	// the record was written: the ticket that justified the access.
+	Links       []policy.TicketLink `json:"links,omitempty"`
+	RoleBinding string              `json:"roleBinding,omitempty"`
+	GrantedAt   *time.Time          `json:"grantedAt,omitempty"`
+	ExpiresAt   *time.Time          `json:"expiresAt,omitempty"`
+	RevokedAt   *time.Time          `json:"revokedAt,omitempty"`
+	Reason      string              `json:"reason"`
+	Message     string              `json:"message,omitempty"`
 }
 
 // Sink receives audit records.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 func TestJSONSinkWritesTheWholeRequestOnOneLine(t *testing.T) {
@@ -20,6 +22,7 @@ func TestJSONSinkWritesTheWholeRequestOnOneLine(t *testing.T) {
 		Role: "Role/db-migrator", ServiceAccount: "payments/ledger-migrator",
 		Tags:          map[string]string{"type": "temporary", "owner": "team-ledger"},
 		Justification: justification, Reason: "Granted",
+		Links: []policy.TicketLink{{Key: "change", Value: "CHG-1234", URL: "https://tickets.example/browse/CHG-1234"}},
 	})
 	out := buf.String()
 	if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
@@ -35,6 +38,14 @@ func TestJSONSinkWritesTheWholeRequestOnOneLine(t *testing.T) {
 	tags, _ := got["tags"].(map[string]any)
 	if tags["type"] != "temporary" || tags["owner"] != "team-ledger" {
 		t.Errorf("tags = %v", got["tags"])
+	}
+	links, _ := got["links"].([]any)
+	if len(links) != 1 {
+		t.Fatalf("links = %v, want the ticket link", got["links"])
+	}
+	if l, _ := links[0].(map[string]any); l["key"] != "change" || l["value"] != "CHG-1234" ||
+		l["url"] != "https://tickets.example/browse/CHG-1234" {
+		t.Errorf("links[0] = %v", links[0])
 	}
 	for _, k := range []string{"request", "policy", "requester", "reviewers", "audit", "time"} {
 		if _, ok := got[k]; !ok {

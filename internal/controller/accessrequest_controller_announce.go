@@ -177,7 +177,9 @@ func (r *AccessRequestReconciler) emit(
 		default:
 			detail = conditionReason(after.Status.Conditions, accessv1alpha1.ConditionReady)
 		}
-		r.Audit.Write(ctx, auditRecord(after, t.reason, detail, t.message))
+		rec := auditRecord(after, t.reason, detail, t.message)
+		rec.Links = policy.TicketLinks(w.eval.Policy, after)
+		r.Audit.Write(ctx, rec)
 		r.measure(t.reason, before, after, w)
 	}
 }

@@ -92,6 +92,10 @@ func (r *ApprovalPolicyReconciler) readiness(
 		return metav1.ConditionFalse, ReasonInvalidSelector,
 			fmt.Sprintf("spec.namespaceSelector: %v; fix the selector", err), nil
 	}
+	if vs := policy.ValidateRequiredTags(p); len(vs) > 0 {
+		// Admitted while the policy webhook was down: requests under it are refused.
+		return metav1.ConditionFalse, policy.ReasonInvalidRequiredTag, vs[0].Error(), nil
+	}
 	var nsList corev1.NamespaceList
 	if err := r.List(ctx, &nsList, client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return "", "", "", fmt.Errorf("listing namespaces: %w", err)

@@ -20,6 +20,7 @@ func (r *AccessRequestReconciler) notifyTransitions(ctx context.Context, before,
 		return
 	}
 	base := notificationFor(after)
+	base.Links = policy.TicketLinks(w.eval.Policy, after)
 	send := func(ev accessv1alpha1.NotificationEvent, key, msg string, recipients []accessv1alpha1.Subject, targets []string) {
 		n := base
 		n.Event, n.Key, n.Message, n.Recipients, n.Targets = ev, string(after.UID)+"/"+key, msg, recipients, targets
@@ -62,6 +63,7 @@ func (r *AccessRequestReconciler) notifyExpiring(ctx context.Context, ar *access
 	if len(due) > 0 {
 		n := notificationFor(ar)
 		n.Event, n.Targets = accessv1alpha1.NotifyExpiring, due
+		n.Links = policy.TicketLinks(w.eval.Policy, ar)
 		n.Key = string(ar.UID) + "/Expiring/" + expires.UTC().Format(time.RFC3339)
 		n.Message = "access ends at " + expires.UTC().Format(time.RFC3339) + "; " + bindingDescription(ar)
 		r.Notifier.Notify(ctx, n)

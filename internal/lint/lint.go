@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -63,6 +64,7 @@ const (
 	ReasonUnknownPolicy   = "UnknownPolicy"
 	ReasonNoNamespace     = "NoNamespace"
 	ReasonDuplicateObject = "DuplicateObject"
+	ReasonOverlap         = "OverlappingPolicy"
 )
 
 // Finding is one problem, located at the line of the offending field.
@@ -157,7 +159,9 @@ func (d *doc) violation(v policy.Violation) Finding {
 	return d.finding(Error, v.Reason, v.Field, v.Message)
 }
 
-// Lint checks the sources.
+// Lint checks the sources: it parses them, validates the rolegate objects
+// against their CRDs, reads the policies, roles and namespaces among them,
+// then checks the policies' catalogs and every request and decision.
 func Lint(sources []Source, o Options) Result {
 	var res Result
 	var docs []*doc
@@ -167,9 +171,26 @@ func Lint(sources []Source, o Options) Result {
 		res.Findings = append(res.Findings, fs...)
 	}
 
-	l := linter{o: o, nsLabels: map[string]map[string]string{}, clusterRoles: map[string]*roleDoc{}}
+	l := linter{o: o, nsLabels: map[string]map[string]string{}, clusterRoles: map[string]*roleDoc{},
+		policyAt: map[string]*doc{}}
 	res.Findings = append(res.Findings, l.validateSchemas(docs, &res.Objects)...)
-	policyAt := map[string]*doc{}
+	res.Findings = append(res.Findings, l.collect(docs)...)
+	for ns, nsLabels := range o.NamespaceLabels {
+		l.nsLabels[ns] = nsLabels
+	}
+	for _, p := range l.policies {
+		res.Findings = append(res.Findings, l.risks(&p)...)
+	}
+	res.Findings = append(res.Findings, l.overlaps()...)
+	res.Findings = append(res.Findings, l.checkObjects(docs, &res.Requests)...)
+	sortFindings(res.Findings, sources)
+	return res
+}
+
+// collect reads what the other checks need from the objects the API server
+// would admit: Roles, ClusterRoles, Namespaces' labels and ApprovalPolicies.
+func (l *linter) collect(docs []*doc) []Finding {
+	var out []Finding
 	for _, d := range docs {
 		if d.refused {
 			continue
@@ -189,58 +210,100 @@ func Lint(sources []Source, o Options) Result {
 				l.nsLabels[ns.Metadata.Name] = ns.Metadata.Labels
 			}
 		case d.apiVersion == accessv1alpha1.GroupVersion.String() && d.kind == "ApprovalPolicy":
-			var p accessv1alpha1.ApprovalPolicy
-			if err := decode(d, &p, true); err != nil {
-				res.Findings = append(res.Findings, d.finding(Error, ReasonInvalidObject, "", err.Error()))
-				l.refusedPolicies = append(l.refusedPolicies, d.describe())
-				continue
-			}
-			if prev, ok := policyAt[p.Name]; ok {
-				res.Findings = append(res.Findings, d.finding(Warning, ReasonDuplicateObject, "metadata.name",
-					fmt.Sprintf("ApprovalPolicy %q is also defined at %s:%d; this later definition is the one linted against",
-						p.Name, prev.src.Path, prev.node.Line)))
-				l.policies = slices.DeleteFunc(l.policies, func(q accessv1alpha1.ApprovalPolicy) bool { return q.Name == p.Name })
-			}
-			policyAt[p.Name] = d
-			l.policies = append(l.policies, p)
+			out = append(out, l.readPolicy(d)...)
 		}
 	}
-	for ns, nsLabels := range o.NamespaceLabels {
-		l.nsLabels[ns] = nsLabels
-	}
-	l.policyAt = policyAt
-	for _, p := range l.policies {
-		res.Findings = append(res.Findings, l.risks(&p)...)
-	}
+	return out
+}
 
+// readPolicy reads an ApprovalPolicy as the policy webhook judges it: one
+// it refuses (broken required tags) is reported and, like one the schema
+// refuses, not linted against; a later definition of the same name
+// replaces an earlier one, with a warning.
+func (l *linter) readPolicy(d *doc) []Finding {
+	var p accessv1alpha1.ApprovalPolicy
+	if err := decode(d, &p, true); err != nil {
+		l.refusedPolicies = append(l.refusedPolicies, d.describe())
+		return []Finding{d.finding(Error, ReasonInvalidObject, "", err.Error())}
+	}
+	if vs := policy.ValidateRequiredTags(&p); len(vs) > 0 {
+		l.refusedPolicies = append(l.refusedPolicies, d.describe())
+		out := make([]Finding, 0, len(vs))
+		for _, v := range vs {
+			out = append(out, d.violation(v))
+		}
+		return out
+	}
+	var out []Finding
+	if prev, ok := l.policyAt[p.Name]; ok {
+		out = append(out, d.finding(Warning, ReasonDuplicateObject, "metadata.name",
+			fmt.Sprintf("ApprovalPolicy %q is also defined at %s:%d; this later definition is the one linted against",
+				p.Name, prev.src.Path, prev.node.Line)))
+		l.policies = slices.DeleteFunc(l.policies, func(q accessv1alpha1.ApprovalPolicy) bool { return q.Name == p.Name })
+	}
+	l.policyAt[p.Name] = d
+	l.policies = append(l.policies, p)
+	return out
+}
+
+// overlaps warns, as the policy webhook does, about each policy that offers
+// a role another policy before it among the inputs offers in namespaces
+// both govern (among the namespaces known offline).
+func (l *linter) overlaps() []Finding {
+	namespaces := make([]corev1.Namespace, 0, len(l.nsLabels))
+	for name, nsLabels := range l.nsLabels {
+		namespaces = append(namespaces, corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: nsLabels}})
+	}
+	slices.SortFunc(namespaces, func(a, b corev1.Namespace) int { return strings.Compare(a.Name, b.Name) })
+	var out []Finding
+	for i := range l.policies {
+		p := &l.policies[i]
+		for j := range i {
+			other := &l.policies[j]
+			for _, o := range policy.Overlaps(p, other, namespaces) {
+				out = append(out, l.policyAt[p.Name].finding(Warning, ReasonOverlap, "spec.entitlements", o.String(p.Name, other.Name)))
+			}
+		}
+	}
+	return out
+}
+
+// checkObjects checks every AccessRequest and AccessDecision the API
+// server's schema admits, and counts the requests.
+func (l *linter) checkObjects(docs []*doc, requests *int) []Finding {
+	var out []Finding
 	for _, d := range docs {
 		if d.apiVersion != accessv1alpha1.GroupVersion.String() {
 			continue
 		}
 		if d.kind == "AccessRequest" {
-			res.Requests++
+			*requests++
 		}
 		if d.refused {
 			continue
 		}
 		switch d.kind {
 		case "AccessRequest":
-			res.Findings = append(res.Findings, l.request(d)...)
+			out = append(out, l.request(d)...)
 		case "AccessDecision":
-			res.Findings = append(res.Findings, l.decision(d)...)
+			out = append(out, l.decision(d)...)
 		}
 	}
+	return out
+}
+
+// sortFindings orders findings by source, in the order given, then line.
+func sortFindings(findings []Finding, sources []Source) {
 	order := map[string]int{}
 	for i, s := range sources {
 		order[s.Path] = i
 	}
-	slices.SortStableFunc(res.Findings, func(a, b Finding) int {
+	slices.SortStableFunc(findings, func(a, b Finding) int {
 		if c := order[a.File] - order[b.File]; c != 0 {
 			return c
 		}
 		return a.Line - b.Line
 	})
-	return res
 }
 
 // validateSchemas validates every rolegate object against its CRD, as the

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 // APIVersion identifies the schema of the webhook document.
@@ -66,6 +67,9 @@ type Payload struct {
 	Recipients []accessv1alpha1.Subject `json:"recipients,omitempty"`
 	// ExpiresAt is when the access ends, once granted.
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+	// Links are the request's ticket links: each required tag with a link
+	// template, its value and the rendered URL.
+	Links []policy.TicketLink `json:"links,omitempty"`
 	// Message is a human sentence describing what happened.
 	Message string `json:"message,omitempty"`
 	// Time is when it happened.
@@ -79,7 +83,7 @@ func payload(job delivery) Payload {
 	p := Payload{
 		APIVersion: APIVersion, Event: n.Event, Policy: n.Policy, Target: job.target.Name, Request: n.Request,
 		ServiceAccount: n.ServiceAccount, Role: n.Role, Requester: n.Requester, Tier: n.Tier, Recipients: n.Recipients,
-		Message: n.Message, Time: metav1.NewTime(n.Time.UTC()), DeliveryID: job.id,
+		Links: n.Links, Message: n.Message, Time: metav1.NewTime(n.Time.UTC()), DeliveryID: job.id,
 	}
 	if n.ExpiresAt != nil {
 		t := metav1.NewTime(n.ExpiresAt.UTC())
@@ -180,9 +184,9 @@ func (d *Dispatcher) deliver(ctx context.Context, job delivery) {
 }
 
 // failed counts and records a notification target did not accept.
-func (d *Dispatcher) failed(policy string, t accessv1alpha1.NotificationTarget, err *deliveryError) {
-	d.metrics.NotificationFailed(policy, t.Name)
-	d.record(policy, t, err)
+func (d *Dispatcher) failed(policyName string, t accessv1alpha1.NotificationTarget, err *deliveryError) {
+	d.metrics.NotificationFailed(policyName, t.Name)
+	d.record(policyName, t, err)
 }
 
 // request is one HTTP POST to a target.

@@ -27,6 +27,7 @@ import (
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/metrics"
+	"rolegate.dev/rolegate/internal/policy"
 )
 
 // The manager reads notification Secrets (signing keys, Slack URLs) in its
@@ -63,6 +64,9 @@ type Notification struct {
 	Recipients []accessv1alpha1.Subject
 	// ExpiresAt is when the access ends, once granted.
 	ExpiresAt *time.Time
+	// Links are the request's ticket links under its policy
+	// (policy.TicketLinks).
+	Links []policy.TicketLink
 	// Message is a human sentence describing what happened.
 	Message string
 	// Time is when it happened; zero means when Notify is called.

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,7 @@ import (
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/notify"
+	rgpolicy "rolegate.dev/rolegate/internal/policy"
 	"rolegate.dev/rolegate/internal/scheme"
 	"rolegate.dev/rolegate/test/utils"
 )
@@ -224,7 +226,9 @@ func TestWebhookReceivesTheDocument(t *testing.T) {
 	p := policy(webhook("audit", r.URL+"/hook"))
 	e := newEnv(t, notify.Options{}, true, p)
 
-	e.d.Notify(context.Background(), pending())
+	n := pending()
+	n.Links = []rgpolicy.TicketLink{{Key: "change", Value: "CHG-1234", URL: "https://tickets.example/browse/CHG-1234"}}
+	e.d.Notify(context.Background(), n)
 
 	got := r.wait(t, 1)[0]
 	if got.path != "/hook" {
@@ -254,7 +258,7 @@ func TestWebhookReceivesTheDocument(t *testing.T) {
 		ServiceAccount: "payments/ledger-migrator", Role: "Role/db-migrator", Requester: "alice", Tier: "security",
 		Recipients: []accessv1alpha1.Subject{{Kind: accessv1alpha1.SubjectGroup, Name: "security-oncall"}},
 		ExpiresAt:  &exp, Message: "alice asks for Role/db-migrator for 1h: Run schema migration for CHG-1234",
-		Time: metav1.NewTime(t0), DeliveryID: doc.DeliveryID,
+		Time: metav1.NewTime(t0), DeliveryID: doc.DeliveryID, Links: n.Links,
 	}
 	if !equality.Semantic.DeepEqual(doc, want) {
 		t.Errorf("document\n got %+v\nwant %+v", doc, want)
@@ -265,13 +269,17 @@ func TestWebhookReceivesTheDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"apiVersion", "event", "policy", "request", "serviceAccount", "role", "requester", "tier",
-		"recipients", "expiresAt", "message", "time", "deliveryID"} {
+		"recipients", "expiresAt", "message", "time", "deliveryID", "links"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("document lacks %q: %s", k, got.body)
 		}
 	}
 	if req, _ := raw["request"].(map[string]any); req["namespace"] != "payments" || req["name"] != "ledger-migrate-4711" || req["uid"] != "0b4e-uid" {
 		t.Errorf("request = %v", raw["request"])
+	}
+	if links, _ := raw["links"].([]any); len(links) != 1 ||
+		fmt.Sprint(links[0]) != "map[key:change url:https://tickets.example/browse/CHG-1234 value:CHG-1234]" {
+		t.Errorf("links = %v", raw["links"])
 	}
 	if raw["expiresAt"] != "2026-05-01T13:00:00Z" {
 		t.Errorf("expiresAt = %v, want RFC 3339 UTC", raw["expiresAt"])
@@ -564,6 +572,24 @@ func TestSlackText(t *testing.T) {
 		"bob used break-glass: prod is down"
 	if got := notify.SlackText(n); got != want {
 		t.Errorf("SlackText\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestSlackTextLinksTheTickets(t *testing.T) {
+	n := notify.Notification{
+		Event: accessv1alpha1.NotifyPending, Policy: "payments",
+		Request:        notify.RequestRef{Namespace: "payments", Name: "migrate"},
+		ServiceAccount: "payments/api", Role: "Role/db-migrator",
+		Links: []rgpolicy.TicketLink{
+			{Key: "change", Value: "CHG-1", URL: "https://tickets.example/browse/CHG-1"},
+			// A template may hold what ends a Slack link early; the text is escaped.
+			{Key: "incident", Value: "<7>", URL: "https://pager.example/i?a=1|2>3"},
+		},
+	}
+	want := " Tickets: <https://tickets.example/browse/CHG-1|change=CHG-1>, " +
+		"<https://pager.example/i?a=1%7C2%3E3|incident=&lt;7&gt;>."
+	if got := notify.SlackText(n); !strings.HasSuffix(got, want) {
+		t.Errorf("SlackText\n got %q\nwant it to end with %q", got, want)
 	}
 }
 

@@ -25,7 +25,8 @@ var headlines = map[accessv1alpha1.NotificationEvent]string{
 }
 
 // SlackText renders n as one line of Slack mrkdwn: the event, the request,
-// the service account and role, who must act, the expiry and the message.
+// the service account and role, who must act, the expiry, the message and
+// the ticket links.
 func SlackText(n Notification) string {
 	var b strings.Builder
 	headline := headlines[n.Event]
@@ -62,8 +63,19 @@ func SlackText(n Notification) string {
 	if m := strings.TrimSpace(n.Message); m != "" {
 		b.WriteString(" " + slackEscape(strings.Join(strings.Fields(m), " ")))
 	}
+	if len(n.Links) > 0 {
+		links := make([]string, len(n.Links))
+		for i, l := range n.Links {
+			links[i] = "<" + slackURLEscaper.Replace(l.URL) + "|" + slackEscape(l.Key+"="+l.Value) + ">"
+		}
+		b.WriteString(" Tickets: " + strings.Join(links, ", ") + ".")
+	}
 	return b.String()
 }
+
+// slackURLEscaper percent-encodes the characters that would end a Slack
+// link's URL early (<URL|text>).
+var slackURLEscaper = strings.NewReplacer("<", "%3C", ">", "%3E", "|", "%7C")
 
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 

@@ -91,7 +91,7 @@ func Validate(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.AccessReques
 		}
 	}
 
-	out = append(out, validateTags(p, req)...)
+	out = append(out, validateTags(p, e, req)...)
 
 	if req.Spec.StartTime != nil {
 		switch {
@@ -149,29 +149,36 @@ func IsTrustedSubmitter(p *accessv1alpha1.ApprovalPolicy, username string) bool 
 	return MatchesAny(p.Spec.TrustedSubmitters, accessv1alpha1.UserInfo{Username: username})
 }
 
-func validateTags(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.AccessRequest) []Violation {
+// validateTags checks the request's tags against the policy's required
+// tags: presence (from a tag's minSensitivity up, at the request's
+// effective sensitivity under e, which may be nil), allowed values and
+// pattern.
+func validateTags(p *accessv1alpha1.ApprovalPolicy, e *accessv1alpha1.Entitlement, req *accessv1alpha1.AccessRequest) []Violation {
+	if e == nil {
+		e = &accessv1alpha1.Entitlement{}
+	}
+	sens := EffectiveSensitivity(req, e)
 	var out []Violation
 	checkedSensitivity := false
-	for _, t := range p.Spec.RequiredTags {
-		field := "spec.tags." + t.Key
+	for i := range p.Spec.RequiredTags {
+		t := &p.Spec.RequiredTags[i]
+		field := FieldTags + "." + t.Key
 		v, ok := req.Spec.Tags[t.Key]
 		if t.Key == SensitivityTag {
 			checkedSensitivity = true
 		}
+		present := ok && strings.TrimSpace(v) != ""
 		switch {
-		case !ok || strings.TrimSpace(v) == "":
-			msg := fmt.Sprintf("required by ApprovalPolicy %q", p.Name)
-			if len(t.Values) > 0 {
-				msg += "; allowed: " + strings.Join(t.Values, ", ")
-			} else {
-				msg += "; set any non-empty value"
-			}
-			out = append(out, Violation{Reason: accessv1alpha1.ReasonMissingTag, Field: field, Message: msg})
+		case !present && !TagRequired(t, sens):
+		case !present:
+			out = append(out, Violation{Reason: accessv1alpha1.ReasonMissingTag, Field: field, Message: missingTagMessage(p, t, sens)})
 		case len(t.Values) > 0 && !slices.Contains(t.Values, v):
 			out = append(out, Violation{
 				Reason: accessv1alpha1.ReasonTagValueNotAllowed, Field: field,
 				Message: fmt.Sprintf("%q is not allowed by ApprovalPolicy %q; allowed: %s", v, p.Name, strings.Join(t.Values, ", ")),
 			})
+		case patternViolation(p, t, v) != nil:
+			out = append(out, *patternViolation(p, t, v))
 		case t.Key == SensitivityTag && accessv1alpha1.Sensitivity(v).Rank() < 0:
 			out = append(out, sensitivityViolation(v))
 		}
@@ -180,6 +187,24 @@ func validateTags(p *accessv1alpha1.ApprovalPolicy, req *accessv1alpha1.AccessRe
 		out = append(out, sensitivityViolation(v))
 	}
 	return out
+}
+
+// missingTagMessage says which policy requires the tag, from which
+// sensitivity, and what to set.
+func missingTagMessage(p *accessv1alpha1.ApprovalPolicy, t *accessv1alpha1.RequiredTag, sens accessv1alpha1.Sensitivity) string {
+	msg := fmt.Sprintf("required by ApprovalPolicy %q", p.Name)
+	if t.MinSensitivity != "" {
+		msg += fmt.Sprintf(" from sensitivity %s up (this request is %s)", t.MinSensitivity, sens)
+	}
+	switch {
+	case len(t.Values) > 0:
+		msg += "; allowed: " + strings.Join(t.Values, ", ")
+	case t.Pattern != "":
+		msg += "; set a value matching " + t.Pattern
+	default:
+		msg += "; set any non-empty value"
+	}
+	return msg
 }
 
 func sensitivityViolation(v string) Violation {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,29 +18,10 @@ import (
 	"rolegate.dev/rolegate/test/utils"
 )
 
-// warnings collects the Warning headers the API server returns, as kubectl
-// prints them.
-type warnings struct {
-	mu   sync.Mutex
-	text []string
-}
-
-func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.text = append(w.text, text)
-}
-
-func (w *warnings) all() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Join(w.text, "\n")
-}
-
 // asWarned is as, with the warnings the user's writes receive.
-func asWarned(t *testing.T, user string, groups ...string) (client.Client, *warnings) {
+func asWarned(t *testing.T, user string, groups ...string) (client.Client, *utils.Warnings) {
 	t.Helper()
-	w := &warnings{}
+	w := &utils.Warnings{}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
 	cfg.WarningHandler = w
@@ -63,14 +43,14 @@ func TestWhatMayExistLaterIsAdmittedWithAWarning(t *testing.T) {
 		r.Spec.ServiceAccount.Name = "created-by-gitops"
 		utils.Must(t, alice.Create(t.Context(), r))
 		want := fmt.Sprintf("spec.serviceAccount: ServiceAccount %s/created-by-gitops does not exist yet; the request is admitted", tm.ns)
-		if !strings.Contains(w.all(), want) {
-			t.Fatalf("warnings %q, want %q", w.all(), want)
+		if !strings.Contains(w.All(), want) {
+			t.Fatalf("warnings %q, want %q", w.All(), want)
 		}
 		// The existing ServiceAccount of the team draws no warning.
 		alice, w = asWarned(t, "alice", devs...)
 		utils.Must(t, alice.Create(t.Context(), tm.requestObject("for-an-existing-sa")))
-		if w.all() != "" {
-			t.Errorf("warnings %q for a request that waits for nothing", w.all())
+		if w.All() != "" {
+			t.Errorf("warnings %q for a request that waits for nothing", w.All())
 		}
 	})
 
@@ -80,8 +60,8 @@ func TestWhatMayExistLaterIsAdmittedWithAWarning(t *testing.T) {
 		r.Spec.RoleRef.Name = "applied-later"
 		utils.Must(t, alice.Create(t.Context(), r))
 		want := "spec.roleRef: Role/applied-later does not exist in namespace " + tm.ns
-		if !containsAll(w.all(), want, "stays Invalid (RoleNotFound)", "until the role exists; then it goes to approval") {
-			t.Fatalf("warnings %q, want %q and what happens until then", w.all(), want)
+		if !containsAll(w.All(), want, "stays Invalid (RoleNotFound)", "until the role exists; then it goes to approval") {
+			t.Fatalf("warnings %q, want %q and what happens until then", w.All(), want)
 		}
 		// What the warning said happens: invalid until the role exists, then pending.
 		tm.waitReady(t, "for-a-new-role", accessv1alpha1.ReasonInvalid)
@@ -230,7 +210,7 @@ func TestAnOverlappingPolicyIsAdmittedWithAWarning(t *testing.T) {
 			weaker.Name, tm.policy, tm.policy),
 		fmt.Sprintf(`does not require tag(s) type, sensitivity, owner that %q requires`, tm.policy),
 	}
-	if !containsAll(w.all(), want...) {
-		t.Fatalf("warnings %q, want %q", w.all(), want)
+	if !containsAll(w.All(), want...) {
+		t.Fatalf("warnings %q, want %q", w.All(), want)
 	}
 }

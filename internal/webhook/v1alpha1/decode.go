@@ -215,7 +215,7 @@ func violationErrors(vs []policy.Violation) field.ErrorList {
 		switch v.Reason {
 		case accessv1alpha1.ReasonMissingTag, accessv1alpha1.ReasonJustificationRequired, accessv1alpha1.ReasonRequesterMissing:
 			errs = append(errs, field.Required(path, v.Message))
-		case policy.ReasonInvalidText, policy.ReasonInvalidServiceAccount:
+		case policy.ReasonInvalidText, policy.ReasonInvalidServiceAccount, policy.ReasonInvalidRequiredTag:
 			errs = append(errs, field.Invalid(path, field.OmitValueType{}, v.Message))
 		default:
 			errs = append(errs, field.Forbidden(path, v.Message))
