@@ -639,6 +639,8 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.requestsForServiceAccount)).
 		Watches(&rbacv1.Role{}, handler.EnqueueRequestsFromMapFunc(r.liveRequestsInNamespace)).
 		Watches(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
+		// Expired grants jump the queue (see expirySchedule).
+		WatchesRawSource(newExpirySource(mgr.GetCache(), timerClock(r.Clock))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Complete(r)
 }
