@@ -40,6 +40,8 @@ type expirySchedule struct {
 	due   map[types.NamespacedName]time.Time
 	order expiryHeap
 	queue workqueue.TypedRateLimitingInterface[reconcile.Request]
+	// fired tells the reconciler which requests were queued at expiry.
+	fired fired
 	// wake is signalled when an earlier expiry is scheduled.
 	wake chan struct{}
 }
@@ -108,6 +110,7 @@ func (s *expirySchedule) enqueueDue() (time.Duration, bool) {
 		}
 		heap.Pop(&s.order)
 		delete(s.due, next.key)
+		s.fired.add(next.key)
 		keys = append(keys, reconcile.Request{NamespacedName: next.key})
 	}
 	addWithPriority(s.queue, RevocationPriority, keys...)
@@ -166,6 +169,12 @@ type expirySource struct {
 func newExpirySource(c cache.Cache, clk clock.Clock) *expirySource {
 	s := newExpirySchedule(clk)
 	return &expirySource{SyncingSource: source.Kind[client.Object](c, &accessv1alpha1.AccessRequest{}, s.handler()), sched: s}
+}
+
+// reconciler wraps r so that the requests this source queues at their
+// expiry are revoked first (see revokeFirst).
+func (e *expirySource) reconciler(r *AccessRequestReconciler) revokeFirst {
+	return revokeFirst{AccessRequestReconciler: r, fired: &e.sched.fired}
 }
 
 // Start hands the schedule the controller's queue and starts its timer.
