@@ -56,11 +56,17 @@ func (f *fired) take(k types.NamespacedName) bool {
 type revokeFirst struct {
 	*AccessRequestReconciler
 	fired *fired
+	fresh *freshness
 }
 
 // Reconcile is AccessRequestReconciler.Reconcile, with the revocation of a
 // fired expiry first.
+// A pass that would read a request older than its own last write is
+// skipped (see freshness).
 func (r revokeFirst) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if r.fresh.behind(ctx, r.Client, req.NamespacedName) {
+		return ctrl.Result{}, nil
+	}
 	if !r.fired.take(req.NamespacedName) {
 		return r.AccessRequestReconciler.Reconcile(ctx, req)
 	}

@@ -172,9 +172,12 @@ func newExpirySource(c cache.Cache, clk clock.Clock) *expirySource {
 }
 
 // reconciler wraps r so that the requests this source queues at their
-// expiry are revoked first (see revokeFirst).
+// expiry are revoked first (see revokeFirst), and passes that would read
+// a request older than r's own last write are skipped (see freshness).
 func (e *expirySource) reconciler(r *AccessRequestReconciler) revokeFirst {
-	return revokeFirst{AccessRequestReconciler: r, fired: &e.sched.fired}
+	f := &freshness{}
+	r.Client = freshClient{Client: r.Client, fresh: f}
+	return revokeFirst{AccessRequestReconciler: r, fired: &e.sched.fired, fresh: f}
 }
 
 // Start hands the schedule the controller's queue and starts its timer.
