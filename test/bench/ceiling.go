@@ -94,7 +94,9 @@ func (b *bench) rawDelete(raw client.Client, n int) {
 	d := time.Since(start)
 	c := b.res.Expiry.Clustered[strconv.Itoa(n)]
 	c.RawDeleteMs = ms(d)
-	c.RatioP99ToRawDelete = c.P99Ms / c.RawDeleteMs
+	if c.Error == "" {
+		c.RatioP99ToRawDelete = c.P99Ms / c.RawDeleteMs
+	}
 	logf("raw delete loop: %d RoleBindings in %s", n, d.Round(time.Millisecond))
 }
 

@@ -36,9 +36,9 @@ var (
 	flagOut       = flag.String("out", "bench-result.json", "JSON result file")
 	flagUnrelated = flag.Int("unrelated", 0, "unrelated RoleBindings to create for the cache-scoping check (0 = skip)")
 	flagRecheck   = flag.Duration("recheck-interval", 0, "manager RecheckInterval (0 = default)")
-	flagClustered = flag.String("clustered", "100,1000",
+	flagClustered = flag.String("clustered", "100,1000,5000",
 		"sizes of the clustered expiries (grants sharing one expiresAt second), comma-separated; empty skips")
-	flagSustain = flag.Duration("sustain", 0, "length of the sustained mixed load (0 skips it; make bench runs 3m)")
+	flagSustain = flag.Duration("sustain", 3*time.Minute, "length of the sustained mixed load (0 skips it)")
 	flagRate    = flag.Float64("sustain-rate", 20, "new requests per second in the sustained load (half auto, half approved)")
 	flagProfile = flag.String("cpuprofile", "", "write a CPU profile of the bench process (manager, webhooks, load) to this file")
 	flagLife    = flag.Duration("sustain-duration", 20*time.Second,

@@ -73,14 +73,20 @@ type Expiry struct {
 
 // Clustered is one clustered expiry: N grants sharing one expiresAt second.
 type Clustered struct {
-	N     int     `json:"n"`
+	N int `json:"n"`
+	// Error says why this size was not measured (granting took longer
+	// than the window before the shared expiry).
+	Error string  `json:"error,omitempty"`
 	P50Ms float64 `json:"p50_ms"`
 	P99Ms float64 `json:"p99_ms"`
 	MaxMs float64 `json:"max_ms"`
 	// RawDeleteMs is how long the raw client takes to delete N RoleBindings
 	// on the same server at the same concurrency.
-	RawDeleteMs         float64            `json:"raw_delete_ms"`
-	RatioP99ToRawDelete float64            `json:"ratio_p99_to_raw_delete"`
+	RawDeleteMs         float64 `json:"raw_delete_ms"`
+	RatioP99ToRawDelete float64 `json:"ratio_p99_to_raw_delete"`
+	// RecordedP99Ms is expiresAt → status.revokedAt seen, p99: when the
+	// revocation is recorded, after the binding is gone.
+	RecordedP99Ms       float64            `json:"recorded_p99_ms"`
 	WritesPerRevocation float64            `json:"writes_per_revocation"`
 	WritesByVerb        map[string]int64   `json:"writes_by_verb"`
 	WriteMsByVerb       map[string]float64 `json:"write_ms_by_verb"`

@@ -128,6 +128,8 @@ type observer struct {
 	granted   map[string]time.Time
 	expiresAt map[string]time.Time
 	gone      map[string]time.Time
+	// recorded is when the request's status first shows revokedAt.
+	recorded map[string]time.Time
 }
 
 func (o *observer) onRequest(obj any) {
@@ -135,13 +137,16 @@ func (o *observer) onRequest(obj any) {
 	if !ok {
 		return
 	}
+	now := time.Now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, seen := o.recorded[ar.Name]; !seen && ar.Status.RevokedAt != nil {
+		o.recorded[ar.Name] = now
+	}
 	c := meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady)
 	if c == nil || c.Reason != accessv1alpha1.ReasonGranted {
 		return
 	}
-	now := time.Now()
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	if _, seen := o.granted[ar.Name]; !seen {
 		o.granted[ar.Name] = now
 		if ar.Status.ExpiresAt != nil {

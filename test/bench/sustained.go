@@ -45,6 +45,7 @@ func (b *bench) sustainedLoad(length time.Duration, rate float64, life time.Dura
 	s.Seconds, s.Requests = time.Since(start).Seconds(), len(nm)
 	must(b.obs.waitAll(b.ctx, b.obs.granted, nm, 5*time.Minute, "sustained granted"), "sustained")
 	must(b.obs.waitAll(b.ctx, b.obs.gone, nm, life+5*time.Minute, "sustained bindings gone"), "sustained")
+	must(b.obs.waitAll(b.ctx, b.obs.recorded, nm, 5*time.Minute, "sustained revocations recorded"), "sustained")
 	s.MemorySample = append(s.MemorySample, b.memSample(start, nm))
 	lat, _ := b.grantLatencies(nm)
 	lags := b.expiryLags(nm)
