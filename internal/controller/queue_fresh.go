@@ -43,6 +43,16 @@ func (f *freshness) wrote(obj client.Object, before string) {
 	f.stale[k][before] = struct{}{}
 }
 
+// write runs a write of obj and records it (see wrote).
+func (f *freshness) write(obj client.Object, do func() error) error {
+	before := obj.GetResourceVersion()
+	err := do()
+	if err == nil {
+		f.wrote(obj, before)
+	}
+	return err
+}
+
 // behind reports whether the cache still holds a version of the request
 // older than the controller's last write to it.
 func (f *freshness) behind(ctx context.Context, c client.Reader, k types.NamespacedName) bool {
@@ -72,21 +82,11 @@ type freshClient struct {
 }
 
 func (c freshClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
-	before := obj.GetResourceVersion()
-	err := c.Client.Update(ctx, obj, opts...)
-	if err == nil {
-		c.fresh.wrote(obj, before)
-	}
-	return err
+	return c.fresh.write(obj, func() error { return c.Client.Update(ctx, obj, opts...) })
 }
 
 func (c freshClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-	before := obj.GetResourceVersion()
-	err := c.Client.Patch(ctx, obj, patch, opts...)
-	if err == nil {
-		c.fresh.wrote(obj, before)
-	}
-	return err
+	return c.fresh.write(obj, func() error { return c.Client.Patch(ctx, obj, patch, opts...) })
 }
 
 func (c freshClient) Status() client.SubResourceWriter {
@@ -99,19 +99,9 @@ type freshStatus struct {
 }
 
 func (s freshStatus) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	before := obj.GetResourceVersion()
-	err := s.SubResourceWriter.Update(ctx, obj, opts...)
-	if err == nil {
-		s.fresh.wrote(obj, before)
-	}
-	return err
+	return s.fresh.write(obj, func() error { return s.SubResourceWriter.Update(ctx, obj, opts...) })
 }
 
 func (s freshStatus) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-	before := obj.GetResourceVersion()
-	err := s.SubResourceWriter.Patch(ctx, obj, patch, opts...)
-	if err == nil {
-		s.fresh.wrote(obj, before)
-	}
-	return err
+	return s.fresh.write(obj, func() error { return s.SubResourceWriter.Patch(ctx, obj, patch, opts...) })
 }
