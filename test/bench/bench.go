@@ -158,8 +158,9 @@ func (b *bench) setupWorld() {
 // ones only), which time grants and revocations.
 func (b *bench) startObserver(ctx context.Context) {
 	oc, err := cache.New(unlimited(b.cfg), cache.Options{Scheme: app.Scheme,
-		DefaultNamespaces: map[string]cache.Config{ns: {}},
-		ByObject:          map[client.Object]cache.ByObject{&rbacv1.RoleBinding{}: {Label: app.ManagedBindingSelector()}}})
+		// Like the manager's cache, without managedFields.
+		DefaultNamespaces: map[string]cache.Config{ns: {}}, DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{&rbacv1.RoleBinding{}: {Label: app.ManagedBindingSelector()}}})
 	must(err, "creating the observer cache")
 	ari, err := oc.GetInformer(b.ctx, &accessv1alpha1.AccessRequest{})
 	must(err, "AccessRequest informer")
