@@ -32,13 +32,15 @@ func main() {
 		"Serve metrics over HTTPS, authenticated and authorized through the Kubernetes API.")
 	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica acts at a time.")
-	flag.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "AccessRequests reconciled in parallel.")
+	flag.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", app.DefaultMaxConcurrentReconciles,
+		"AccessRequests reconciled in parallel (see docs/operations.md#tuning).")
 	flag.DurationVar(&o.RecheckInterval, "recheck-interval", controller.DefaultRecheckInterval,
 		"Longest wait between reconciles of a live request; bounds how late a grant ends if the wall clock jumps.")
 	flag.DurationVar(&o.StandingInventoryInterval, "standing-inventory-interval", app.DefaultStandingInventoryInterval,
 		"How often to recompute rolegate_standing_serviceaccount_bindings; 0 turns it off.")
-	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second to the API server.")
-	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries to the API server.")
+	flag.Float64Var(&qps, "kube-api-qps", app.DefaultKubeAPIQPS,
+		"Client-side limit of queries per second to the API server; 0 or less leaves it to the API server's priority and fairness.")
+	flag.IntVar(&burst, "kube-api-burst", app.DefaultKubeAPIBurst, "Burst of queries above --kube-api-qps when it is positive.")
 	w := &o.Webhook
 	flag.BoolVar(&w.Enabled, "enable-webhooks", true,
 		"Serve the admission webhooks that record who asked and who decided. Turning them off is for development only.")
@@ -78,9 +80,7 @@ func main() {
 	if o.NotificationNamespace == "" {
 		log.Info("Notifications are disabled: ApprovalPolicy spec.notify targets are not told about requests")
 	}
-	cfg := ctrl.GetConfigOrDie()
-	cfg.QPS, cfg.Burst = float32(qps), burst
-	mgr, err := app.NewManager(cfg, o)
+	mgr, err := app.NewManager(app.WithClientLimits(ctrl.GetConfigOrDie(), qps, burst), o)
 	if err != nil {
 		log.Error(err, "Failed to set up the manager")
 		os.Exit(1)

@@ -200,9 +200,15 @@ func (o Options) managerOptions() ctrl.Options {
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&rbacv1.RoleBinding{}: {Label: ManagedBindingSelector()},
-		}},
+		Cache: cache.Options{
+			ByObject: map[client.Object]cache.ByObject{
+				&rbacv1.RoleBinding{}: {Label: ManagedBindingSelector()},
+			},
+			// Nothing reads managedFields from the cache (the standing
+			// inventory lists around it), and they are a large part of
+			// each cached request, decision and binding.
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
 		Controller: config.Controller{SkipNameValidation: ptr.To(o.SkipNameValidation)},
 	}
 	if o.LeaseDuration > 0 {

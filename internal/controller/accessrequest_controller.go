@@ -589,6 +589,7 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Audit == nil {
 		r.Audit = audit.Discard{}
 	}
+	expiries := newExpirySource(mgr.GetCache(), timerClock(r.Clock))
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.AccessRequest{}).
 		Named("accessrequest").
@@ -600,8 +601,10 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.requestsForServiceAccount)).
 		Watches(&rbacv1.Role{}, handler.EnqueueRequestsFromMapFunc(r.liveRequestsInNamespace)).
 		Watches(&rbacv1.ClusterRole{}, handler.EnqueueRequestsFromMapFunc(r.liveRequests(nil))).
+		// Expired grants jump the queue and are revoked first (expiry_*.go).
+		WatchesRawSource(expiries).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
-		Complete(r)
+		Complete(expiries.reconciler(r))
 }
 
 // requestsForServiceAccount enqueues the live requests that grant to a

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// clusteredExpiry grants n auto requests that share one expiresAt second
+// (the same spec.startTime, a whole second in the past, and the same
+// duration, long enough for all of them to be granted first), then times
+// each RoleBinding's deletion from that second.
+func (b *bench) clusteredExpiry(n int) {
+	rate := b.res.Grant.Auto.PerS
+	d := time.Duration(math.Ceil(float64(n)/rate*2+15)) * time.Second
+	start := time.Now().Truncate(time.Second)
+	expiresAt := start.Add(d)
+	prefix := fmt.Sprintf("c%d", n)
+	nm := names(prefix, n)
+	logf("clustered expiry: %d auto requests, all expiring at %s", n, expiresAt.Format("15:04:05"))
+	must(pool(n, b.conc, func(i int) error {
+		r := newRequest(nm[i], true, d)
+		r.Spec.StartTime = &metav1.Time{Time: start}
+		return b.submit(r, true)
+	}), prefix)
+	key := strconv.Itoa(n)
+	if err := b.obs.waitAll(b.ctx, b.obs.granted, nm, time.Until(expiresAt.Add(-time.Second)), prefix+" granted"); err != nil {
+		b.res.Expiry.Clustered[key] = &Clustered{N: n, Error: fmt.Sprintf("not all granted before the shared expiry (%v)", err)}
+		logf("clustered expiry %d skipped: %v", n, err)
+		time.Sleep(time.Until(expiresAt) + 30*time.Second)
+		return
+	}
+	b.checkExpiresAt(nm, expiresAt)
+	// Count only the revocations' writes: the grants' have landed by now.
+	time.Sleep(time.Until(expiresAt.Add(-time.Second)))
+	before, beforeD := b.writes.snap(), b.writes.times()
+	must(b.obs.waitAll(b.ctx, b.obs.gone, nm, time.Until(expiresAt)+10*time.Minute, prefix+" bindings gone"), prefix)
+	lags := b.expiryLags(nm)
+	must(b.obs.waitAll(b.ctx, b.obs.recorded, nm, 10*time.Minute, prefix+" revocations recorded"), prefix)
+	recorded := b.lagsFrom(b.obs.recorded, nm)
+	time.Sleep(time.Second) // finalizer releases that follow each status write
+	after := b.writes.snap()
+	wd := diff(before, after)
+	c := &Clustered{N: n, P50Ms: ms(pct(lags, .5)), P99Ms: ms(pct(lags, .99)), MaxMs: ms(pct(lags, 1)),
+		RecordedP99Ms:       ms(pct(recorded, .99)),
+		WritesPerRevocation: float64(total(wd)) / float64(n), WritesByVerb: wd,
+		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times())}
+	b.res.Expiry.Clustered[key] = c
+	logf("clustered expiry %d: binding gone after p50 %.0fms p99 %.0fms max %.0fms; %.2f manager writes per revocation %v, mean ms %v",
+		n, c.P50Ms, c.P99Ms, c.MaxMs, c.WritesPerRevocation, wd, c.WriteMsByVerb)
+}
+
+// checkExpiresAt makes sure every request of the batch records the shared
+// expiry.
+func (b *bench) checkExpiresAt(nm []string, want time.Time) {
+	b.obs.mu.Lock()
+	defer b.obs.mu.Unlock()
+	for _, name := range nm {
+		if got := b.obs.expiresAt[name]; !got.Equal(want) {
+			b.obs.mu.Unlock()
+			must(fmt.Errorf("%s expires at %s, want %s", name, got, want), "clustered expiry")
+		}
+	}
+}
+
+// expiryLags is RoleBinding gone − status.expiresAt for each name.
+func (b *bench) expiryLags(nm []string) []time.Duration { return b.lagsFrom(b.obs.gone, nm) }
+
+// lagsFrom is the time in m − status.expiresAt for each name.
+func (b *bench) lagsFrom(m map[string]time.Time, nm []string) []time.Duration {
+	b.obs.mu.Lock()
+	defer b.obs.mu.Unlock()
+	lags := make([]time.Duration, 0, len(nm))
+	for _, name := range nm {
+		lags = append(lags, m[name].Sub(b.obs.expiresAt[name]))
+	}
+	return lags
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+)
+
+// submit creates one request as the requester, and for a human request
+// the reviewer's approval right after it.
+func (b *bench) submit(r *accessv1alpha1.AccessRequest, auto bool) error {
+	b.created.Store(r.Name, time.Now())
+	if err := b.asRequester.Create(b.ctx, r); err != nil {
+		return fmt.Errorf("creating %s: %w", r.Name, err)
+	}
+	if auto {
+		return nil
+	}
+	dec := &accessv1alpha1.AccessDecision{
+		ObjectMeta: metav1.ObjectMeta{Name: r.Name + "-carol", Namespace: r.Namespace},
+		Spec:       accessv1alpha1.AccessDecisionSpec{Request: r.Name, Decision: accessv1alpha1.DecisionApprove},
+	}
+	if err := b.asReviewer.Create(b.ctx, dec); err != nil {
+		return fmt.Errorf("deciding %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// warmUp fills caches and connections and exercises the webhook path; it
+// is not measured.
+func (b *bench) warmUp() {
+	warm := max(10, *flagN/20)
+	must(pool(warm, b.conc, func(i int) error {
+		return b.asRequester.Create(b.ctx, newRequest(fmt.Sprintf("warm-%05d", i), true, time.Hour))
+	}), "warm-up")
+	must(b.obs.waitAll(b.ctx, b.obs.granted, names("warm", warm), 5*time.Minute, "warm-up granted"), "warm-up")
+	logf("warm-up: %d auto requests granted", warm)
+}
+
+// grantPhases grants n requests, half auto-approved and half approved by
+// a reviewer, and measures the heap they add.
+func (b *bench) grantPhases() {
+	n := *flagN
+	h0 := heapAfterGC()
+	b.res.Grant.Auto = b.grantPhase("auto", n/2, true)
+	b.res.Grant.Human = b.grantPhase("human", n-n/2, false)
+	b.res.Grant.PerS = float64(n) / (b.res.Grant.Auto.Seconds + b.res.Grant.Human.Seconds)
+	h1 := heapAfterGC()
+	b.res.Memory.HeapPer1kGrantsMB = (float64(h1) - float64(h0)) / (1 << 20) / (float64(n) / 1000)
+	logf("heap after GC %.1f -> %.1f MiB over %d live grants", float64(h0)/(1<<20), float64(h1)/(1<<20), n)
+}
+
+// grantPhase creates count requests on the load goroutines and times each
+// from just before its Create to the observer's first sight of Granted.
+// Durations outlast the whole run.
+func (b *bench) grantPhase(prefix string, count int, auto bool) Phase {
+	nm := names(prefix, count)
+	before, beforeD := b.writes.snap(), b.writes.times()
+	start := time.Now()
+	must(pool(count, b.conc, func(i int) error { return b.submit(newRequest(nm[i], auto, 4*time.Hour), auto) }), prefix)
+	must(b.obs.waitAll(b.ctx, b.obs.granted, nm, 10*time.Minute, prefix+" granted"), prefix)
+	lat, last := b.grantLatencies(nm)
+	// Let follow-up writes of this batch land before counting.
+	time.Sleep(2 * time.Second)
+	after := b.writes.snap()
+	wd := diff(before, after)
+	secs := last.Sub(start).Seconds()
+	p := Phase{Count: count, Seconds: secs, PerS: float64(count) / secs,
+		P50Ms: ms(pct(lat, .5)), P95Ms: ms(pct(lat, .95)), P99Ms: ms(pct(lat, .99)),
+		Writes: total(wd), WritesPerGrant: float64(total(wd)) / float64(count), WritesByVerb: wd,
+		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times())}
+	logf("%s: %d granted in %.2fs (%.1f/s), p50 %.0fms p99 %.0fms, %.2f manager writes/grant %v, mean ms %v",
+		prefix, count, secs, p.PerS, p.P50Ms, p.P99Ms, p.WritesPerGrant, wd, p.WriteMsByVerb)
+	return p
+}
+
+// grantLatencies returns create→Granted for each name, and the last grant.
+func (b *bench) grantLatencies(nm []string) ([]time.Duration, time.Time) {
+	b.obs.mu.Lock()
+	defer b.obs.mu.Unlock()
+	lat := make([]time.Duration, 0, len(nm))
+	var last time.Time
+	for _, name := range nm {
+		g := b.obs.granted[name]
+		c, _ := b.created.Load(name)
+		lat = append(lat, g.Sub(c.(time.Time)))
+		if g.After(last) {
+			last = g
+		}
+	}
+	return lat, last
+}

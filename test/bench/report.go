@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// judge computes the ratios to the ceiling and checks the targets of
+// docs/performance.md.
+func (b *bench) judge() {
+	r := &b.res
+	if c := r.Ceiling.CreatesPerS; c > 0 {
+		r.Grant.Auto.RatioToCeiling = r.Grant.Auto.PerS / c
+		r.Grant.Human.RatioToCeiling = r.Grant.Human.PerS / c
+	}
+	r.Targets["grant.auto.ratio_to_ceiling>=0.7"] = r.Grant.Auto.RatioToCeiling >= 0.7
+	r.Targets["grant.auto.writes_per_grant<=2.05"] = r.Grant.Auto.WritesPerGrant <= 2.05
+	for _, c := range r.Expiry.Clustered {
+		if c.Error != "" {
+			continue
+		}
+		k := "expiry.clustered[" + strconv.Itoa(c.N) + "]"
+		r.Targets[k+".p99<=1.5x_raw_delete"] = c.RatioP99ToRawDelete <= 1.5
+		r.Targets[k+".writes_per_revocation<=3.05"] = c.WritesPerRevocation <= 3.05
+		if c.N <= 100 {
+			r.Targets[k+".p99<1s"] = c.P99Ms < 1000
+		}
+	}
+	if r.Memory.UnrelatedBindings > 0 {
+		r.Targets["memory.unrelated_heap_growth_mb<1"] = r.Memory.UnrelatedHeapGrowthMB < 1
+	}
+}
+
+func pf(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// report prints the run as the Markdown table of docs/performance.md.
+func report(r Result) {
+	fmt.Printf("\nrolegate benchmark: n=%d, load and raw-client concurrency %d, manager workers %d, qps %.0f, burst %d; "+
+		"%d cores; kube-apiserver max-requests-inflight %s, max-mutating-requests-inflight %s\n\n",
+		r.Config.N, r.Config.Concurrency, r.Config.Workers, r.Config.QPS, r.Config.Burst, r.Server.Cores,
+		r.Server.MaxRequestsInflight, r.Server.MaxMutatingRequestsInflight)
+	fmt.Println("| figure | rolegate | ceiling (raw client, no rate limit) | ratio | target |")
+	fmt.Println("|---|---|---|---|---|")
+	row := func(f, v, c, ratio, t string) { fmt.Printf("| %s | %s | %s | %s | %s |\n", f, v, c, ratio, t) }
+	ceil := fmt.Sprintf("%.1f/s", r.Ceiling.CreatesPerS)
+	a, h := r.Grant.Auto, r.Grant.Human
+	row(fmt.Sprintf("grants/s, auto (%d)", a.Count), fmt.Sprintf("%.1f", a.PerS), ceil, fmt.Sprintf("%.2f", a.RatioToCeiling),
+		"≥ 0.7 "+pf(r.Targets["grant.auto.ratio_to_ceiling>=0.7"]))
+	row(fmt.Sprintf("grants/s, one approval (%d)", h.Count), fmt.Sprintf("%.1f", h.PerS), ceil, fmt.Sprintf("%.2f", h.RatioToCeiling), "")
+	row("create→Granted p50 / p99, auto", fmt.Sprintf("%.0f / %.0f ms", a.P50Ms, a.P99Ms), "", "", "")
+	row("create→Granted p50 / p99, one approval", fmt.Sprintf("%.0f / %.0f ms", h.P50Ms, h.P99Ms), "", "", "")
+	row("manager writes per grant, auto", fmt.Sprintf("%.3f %v", a.WritesPerGrant, a.WritesByVerb), "3 (incl. the request's create)", "",
+		"≤ 2.05 "+pf(r.Targets["grant.auto.writes_per_grant<=2.05"]))
+	row("manager writes per grant, one approval", fmt.Sprintf("%.3f", h.WritesPerGrant), "", "", "")
+	keys := make([]int, 0, len(r.Expiry.Clustered))
+	for _, c := range r.Expiry.Clustered {
+		keys = append(keys, c.N)
+	}
+	sort.Ints(keys)
+	for _, n := range keys {
+		c := r.Expiry.Clustered[strconv.Itoa(n)]
+		k := "expiry.clustered[" + strconv.Itoa(n) + "]"
+		t := "≤ 1.5 " + pf(r.Targets[k+".p99<=1.5x_raw_delete"])
+		if ok, set := r.Targets[k+".p99<1s"]; set {
+			t += "; < 1 s " + pf(ok)
+		}
+		if c.Error != "" {
+			row(fmt.Sprintf("clustered expiry of %d", n), "not measured: "+c.Error, "", "", "")
+			continue
+		}
+		row(fmt.Sprintf("clustered expiry of %d: binding gone p50 / p99 / max", n),
+			fmt.Sprintf("%.0f / %.0f / %.0f ms", c.P50Ms, c.P99Ms, c.MaxMs),
+			fmt.Sprintf("delete %d: %.0f ms", n, c.RawDeleteMs), fmt.Sprintf("%.2f (p99)", c.RatioP99ToRawDelete), t)
+		row(fmt.Sprintf("clustered expiry of %d: revocation recorded (status), p99", n), fmt.Sprintf("%.0f ms", c.RecordedP99Ms), "", "", "")
+		row(fmt.Sprintf("manager writes per revocation (%d)", n), fmt.Sprintf("%.3f %v", c.WritesPerRevocation, c.WritesByVerb), "1", "",
+			"≤ 3.05 "+pf(r.Targets[k+".writes_per_revocation<=3.05"]))
+	}
+	if s := r.Sustained; s != nil {
+		row(fmt.Sprintf("sustained %.0f/s for %.0fs: create→Granted p50 / p99", s.RatePerS, s.Seconds),
+			fmt.Sprintf("%.0f / %.0f ms", s.GrantP50Ms, s.GrantP99Ms), "", "", "")
+		row("sustained: expiry→binding gone p50 / p99 / max",
+			fmt.Sprintf("%.0f / %.0f / %.0f ms", s.ExpiryP50Ms, s.ExpiryP99Ms, s.ExpiryMaxMs), "", "", "")
+		rss := make([]string, 0, len(s.MemorySample))
+		for _, m := range s.MemorySample {
+			rss = append(rss, fmt.Sprintf("%.0f", m.RSSMB))
+		}
+		row("sustained: RSS every 10 s (MiB)", strings.Join(rss, " "), "", "", "")
+	}
+	m := r.Memory
+	row("peak RSS / peak HeapInuse, bench process", fmt.Sprintf("%.0f / %.0f MiB", m.RSSPeakMB, m.HeapInusePeakMB), "", "", "")
+	row("heap after GC per 1000 live grants", fmt.Sprintf("%.2f MiB", m.HeapPer1kGrantsMB), "", "", "")
+	if m.UnrelatedBindings > 0 {
+		row(fmt.Sprintf("heap growth from %d unrelated RoleBindings", m.UnrelatedBindings),
+			fmt.Sprintf("%.1f MiB", m.UnrelatedHeapGrowthMB), "", "",
+			"< 1 "+pf(r.Targets["memory.unrelated_heap_growth_mb<1"]))
+	}
+	fmt.Println()
+}

@@ -1,0 +1,126 @@
+package main
+
+// Result is what -out receives. Keys are stable: scripts and
+// docs/performance.md read them.
+type Result struct {
+	Config    Config          `json:"config"`
+	Server    Server          `json:"server"`
+	Ceiling   Ceiling         `json:"ceiling"`
+	Grant     Grants          `json:"grant"`
+	Expiry    Expiry          `json:"expiry"`
+	Sustained *Sustained      `json:"sustained,omitempty"`
+	Memory    Memory          `json:"memory"`
+	Targets   map[string]bool `json:"targets"`
+}
+
+// Config is how the run was set up.
+type Config struct {
+	N           int     `json:"n"`
+	Concurrency int     `json:"concurrency"`
+	Workers     int     `json:"workers"`
+	QPS         float64 `json:"qps"`
+	Burst       int     `json:"burst"`
+	Clustered   []int   `json:"clustered"`
+}
+
+// Server is what limits the API server and the machine.
+type Server struct {
+	Cores      int `json:"cores"`
+	GOMAXPROCS int `json:"gomaxprocs"`
+	// The kube-apiserver's own limits (flag values; "default" when envtest
+	// leaves them at kube-apiserver's defaults of 400 and 200).
+	MaxRequestsInflight         string `json:"max_requests_inflight"`
+	MaxMutatingRequestsInflight string `json:"max_mutating_requests_inflight"`
+	PriorityAndFairness         string `json:"priority_and_fairness"`
+}
+
+// Ceiling is a raw client without rate limit doing what the auto path does
+// (create the request as the requester through admission, create the
+// RoleBinding, write the Granted status) at the same concurrency.
+type Ceiling struct {
+	Count       int     `json:"count"`
+	Seconds     float64 `json:"seconds"`
+	CreatesPerS float64 `json:"creates_per_s"`
+}
+
+// Grants are the grant phase's two sub-phases.
+type Grants struct {
+	Auto  Phase   `json:"auto"`
+	Human Phase   `json:"human"`
+	PerS  float64 `json:"per_s"`
+}
+
+// Phase is one grant sub-phase.
+type Phase struct {
+	Count          int              `json:"count"`
+	Seconds        float64          `json:"seconds"`
+	PerS           float64          `json:"per_s"`
+	RatioToCeiling float64          `json:"ratio_to_ceiling"`
+	P50Ms          float64          `json:"p50_ms"`
+	P95Ms          float64          `json:"p95_ms"`
+	P99Ms          float64          `json:"p99_ms"`
+	Writes         int64            `json:"writes"`
+	WritesPerGrant float64          `json:"writes_per_grant"`
+	WritesByVerb   map[string]int64 `json:"writes_by_verb"`
+	// WriteMsByVerb is the mean time of one manager write, by verb.
+	WriteMsByVerb map[string]float64 `json:"write_ms_by_verb"`
+}
+
+// Expiry holds the clustered expiries by size.
+type Expiry struct {
+	Clustered map[string]*Clustered `json:"clustered"`
+}
+
+// Clustered is one clustered expiry: N grants sharing one expiresAt second.
+type Clustered struct {
+	N int `json:"n"`
+	// Error says why this size was not measured (granting took longer
+	// than the window before the shared expiry).
+	Error string  `json:"error,omitempty"`
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	MaxMs float64 `json:"max_ms"`
+	// RawDeleteMs is how long the raw client takes to delete N RoleBindings
+	// on the same server at the same concurrency.
+	RawDeleteMs         float64 `json:"raw_delete_ms"`
+	RatioP99ToRawDelete float64 `json:"ratio_p99_to_raw_delete"`
+	// RecordedP99Ms is expiresAt → status.revokedAt seen, p99: when the
+	// revocation is recorded, after the binding is gone.
+	RecordedP99Ms       float64            `json:"recorded_p99_ms"`
+	WritesPerRevocation float64            `json:"writes_per_revocation"`
+	WritesByVerb        map[string]int64   `json:"writes_by_verb"`
+	WriteMsByVerb       map[string]float64 `json:"write_ms_by_verb"`
+}
+
+// Sustained is the steady mixed load.
+type Sustained struct {
+	Seconds      float64     `json:"seconds"`
+	RatePerS     float64     `json:"rate_per_s"`
+	Requests     int         `json:"requests"`
+	GrantP50Ms   float64     `json:"grant_p50_ms"`
+	GrantP99Ms   float64     `json:"grant_p99_ms"`
+	ExpiryP50Ms  float64     `json:"expiry_p50_ms"`
+	ExpiryP99Ms  float64     `json:"expiry_p99_ms"`
+	ExpiryMaxMs  float64     `json:"expiry_max_ms"`
+	MemorySample []MemSample `json:"memory_samples"`
+}
+
+// MemSample is the bench process's memory at one moment of the sustained load.
+type MemSample struct {
+	AtS         float64 `json:"at_s"`
+	RSSMB       float64 `json:"rss_mb"`
+	HeapInuseMB float64 `json:"heap_inuse_mb"`
+	LiveGrants  int     `json:"live_grants"`
+}
+
+// Memory is the bench process's memory (manager, webhooks, load clients
+// and the observer's informers; not kube-apiserver or etcd).
+type Memory struct {
+	RSSPeakMB       float64 `json:"rss_peak_mb"`
+	HeapInusePeakMB float64 `json:"heap_inuse_peak_mb"`
+	// HeapPer1kGrantsMB is the growth of the heap after GC per 1000 live
+	// grants over the grant phase (manager cache and the observer's).
+	HeapPer1kGrantsMB     float64 `json:"heap_per_1k_grants_mb"`
+	UnrelatedBindings     int     `json:"unrelated_bindings"`
+	UnrelatedHeapGrowthMB float64 `json:"unrelated_heap_growth_mb"`
+}
