@@ -35,7 +35,7 @@ func (b *bench) ceiling() {
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		WebhookServer: webhook.NewServer(webhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir})})
 	must(err, "creating the webhook-only manager")
-	must(snapshot.SetupIndexes(b.ctx, wm), "webhook-only manager indexes")
+	must(snapshot.SetupIndexes(b.ctx, wm.GetFieldIndexer()), "webhook-only manager indexes")
 	rec, err := metrics.NewRecorder(prometheus.NewRegistry())
 	must(err, "metrics recorder")
 	webhookv1alpha1.Register(wm.GetWebhookServer(), wm.GetScheme(), wm.GetClient(), wm.GetAPIReader(), clock.RealClock{}, rec)
