@@ -142,9 +142,10 @@ func ManagedBindingSelector() labels.Selector {
 	return labels.SelectorFromSet(labels.Set{accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue})
 }
 
-// NewManager builds a manager with rolegate's controllers, indexes, probes
-// and notifications.
-func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
+// managerOptions are the controller-runtime options of o: metrics, probes,
+// leader election, the cache of managed RoleBindings, the client and the
+// webhook server.
+func managerOptions(o Options) ctrl.Options {
 	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics}
 	if o.SecureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -190,7 +191,13 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 			Host: o.Webhook.Host, Port: o.Webhook.Port, CertDir: o.Webhook.CertDir,
 		})
 	}
-	mgr, err := ctrl.NewManager(cfg, mopts)
+	return mopts
+}
+
+// NewManager builds a manager with rolegate's controllers, indexes, probes
+// and notifications.
+func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
+	mgr, err := ctrl.NewManager(cfg, managerOptions(o))
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
@@ -231,6 +238,11 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 		RecheckInterval:         o.RecheckInterval,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the AccessRequest controller: %w", err)
+	}
+	// Every replica, not only the leader, revokes overdue bindings (docs/operations.md#high-availability).
+	if err := mgr.Add(&controller.ExpiryRevoker{Reader: mgr.GetClient(), Writer: mgr.GetClient(), Clock: clk,
+		Log: ctrl.Log.WithName("expiry-revoker")}); err != nil {
+		return nil, fmt.Errorf("adding the expiry revoker: %w", err)
 	}
 	if err := (&controller.ApprovalPolicyReconciler{
 		Client:   mgr.GetClient(),
