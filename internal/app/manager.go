@@ -5,11 +5,13 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
@@ -149,6 +151,12 @@ func managerOptions(o Options) ctrl.Options {
 	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics}
 	if o.SecureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		if o.Webhook.Enabled {
+			// Serve metrics with the webhooks' certificate (rotated or from
+			// cert-manager), so that scrapers verify it against the ca.crt
+			// of its Secret.
+			metricsOpts.TLSOpts = []func(*tls.Config){servingCertFrom(o.Webhook.CertDir)}
+		}
 	}
 	if o.MetricsAddr == "" {
 		metricsOpts.BindAddress = "0"
@@ -192,6 +200,21 @@ func managerOptions(o Options) ctrl.Options {
 		})
 	}
 	return mopts
+}
+
+// servingCertFrom makes a TLS server present the certificate in dir
+// (tls.crt and tls.key), read at each handshake: the rotator writes and
+// renews it after the server has started.
+func servingCertFrom(dir string) func(*tls.Config) {
+	return func(c *tls.Config) {
+		c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+			if err != nil {
+				return nil, fmt.Errorf("the serving certificate is not ready yet: %w", err)
+			}
+			return &cert, nil
+		}
+	}
 }
 
 // NewManager builds a manager with rolegate's controllers, indexes, probes
