@@ -117,7 +117,7 @@ func kustomizeManifests(t *testing.T) []byte {
 images:
 - name: controller
   newName: %s
-  newTag: %s
+  newTag: %q
 `, repo, tag), 0o644))
 	return []byte(mustKubectl(t, nil, "kustomize", dir))
 }
