@@ -47,6 +47,9 @@ type figures struct {
 	// fleetSpread is how far apart the leader-loss grants expire, and
 	// fleetWorstLag the latest revocation after an expiry among them.
 	fleetSpread, fleetWorstLag time.Duration
+	// fleetLeaderless counts the grants that expired before a new leader
+	// held the lease: only the replicas' expiry revokers could end them.
+	fleetLeaderless int
 	// upgrade is the rolling upgrade's result.
 	upgrade string
 }
@@ -356,6 +359,7 @@ func report(t *testing.T, how string, f *figures) {
 		{"request→granted (approve→can-i yes)", f.granted.Round(time.Millisecond).String()},
 		{"expiry→revoked (can-i no)", f.revoked.Round(time.Millisecond).String()},
 		{fmt.Sprintf("leader SIGKILLed: %d grants expiring within", fleetSize), f.fleetSpread.Round(time.Millisecond).String()},
+		{"  of which expired with no leader", fmt.Sprint(f.fleetLeaderless)},
 		{"  worst expiry→revoked lag among them", f.fleetWorstLag.Round(time.Millisecond).String()},
 		{"  leader takeover (SIGKILL→new lease holder)", f.takeover.Round(time.Millisecond).String()},
 		{"rolling upgrade while approving", f.upgrade},
@@ -368,7 +372,7 @@ func report(t *testing.T, how string, f *figures) {
 	t.Log(b.String())
 	j, _ := json.Marshal(map[string]any{"via": how, "install_s": f.install.Seconds(), "ready_s": f.ready.Seconds(),
 		"granted_s": f.granted.Seconds(), "revoked_lag_s": f.revoked.Seconds(), "takeover_s": f.takeover.Seconds(),
-		"fleet": fleetSize, "fleet_spread_s": f.fleetSpread.Seconds(), "fleet_worst_lag_s": f.fleetWorstLag.Seconds(),
+		"fleet": fleetSize, "fleet_spread_s": f.fleetSpread.Seconds(), "fleet_worst_lag_s": f.fleetWorstLag.Seconds(), "fleet_leaderless": f.fleetLeaderless,
 		"upgrade": f.upgrade})
 	t.Log(string(j))
 }

@@ -276,6 +276,14 @@ func leaderLoss(t *testing.T, c *clients, f *figures) {
 		t.Fatalf("no replica took the lease over from %s within two minutes", holder)
 	}
 	f.takeover = at.Sub(killed)
+	for _, exp := range expiries {
+		if exp.Before(at) {
+			f.fleetLeaderless++
+		}
+	}
+	if f.fleetLeaderless == 0 {
+		t.Errorf("no grant expired before the new leader took over at %s: the leader loss tested nothing", at)
+	}
 	for name, at := range gone {
 		f.fleetWorstLag = max(f.fleetWorstLag, at.Sub(expiries[name]))
 	}
