@@ -203,7 +203,7 @@ cluster-down: ## Stop everything make cluster started: processes, containers, mo
 E2E_ARGS ?=
 .PHONY: e2e
 e2e: image ## Install rolegate on the make cluster node with kustomize and Helm and test it through real pods (test/e2e).
-	KUBECONFIG=$(CLUSTER_DIR)/pki/admin.kubeconfig E2E_IMAGE=$(IMAGE) go test -tags e2e ./test/e2e/ -count=1 -timeout 30m -v $(E2E_ARGS)
+	KUBECONFIG=$(CLUSTER_DIR)/pki/admin.kubeconfig E2E_IMAGE=$(IMAGE) E2E_CONTAINERD_ADDRESS=$(CONTAINERD_ADDRESS) go test -tags e2e ./test/e2e/ -count=1 -timeout 30m -v $(E2E_ARGS)
 
 ##@ Deployment
 

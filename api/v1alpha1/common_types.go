@@ -25,8 +25,10 @@ const (
 	// RevokeFinalizer holds an AccessRequest until its access is revoked.
 	RevokeFinalizer = "access.rolegate.dev/revoke"
 	// ExpiresAtAnnotation records on a managed RoleBinding when it expires,
-	// for people and for the overdue-grants metric; the controller decides
-	// expiry from the request, never from this annotation.
+	// for people and for the overdue-grants metric. The controller decides
+	// expiry from the request; the expiry revoker of every replica deletes a
+	// binding once this time has passed (controller.ExpiryRevoker), so that
+	// access ends on time while a new leader is being elected.
 	ExpiresAtAnnotation = "access.rolegate.dev/expires-at"
 )
 

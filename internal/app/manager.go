@@ -5,11 +5,13 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
@@ -184,6 +186,12 @@ func (o Options) managerOptions() ctrl.Options {
 	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics}
 	if o.SecureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		if o.Webhook.Enabled {
+			// Serve metrics with the webhooks' certificate (rotated or from
+			// cert-manager), so that scrapers verify it against the ca.crt
+			// of its Secret.
+			metricsOpts.TLSOpts = []func(*tls.Config){servingCertFrom(o.Webhook.CertDir)}
+		}
 	}
 	if o.MetricsAddr == "" {
 		metricsOpts.BindAddress = "0"
@@ -235,6 +243,21 @@ func (o Options) managerOptions() ctrl.Options {
 	return mopts
 }
 
+// servingCertFrom makes a TLS server present the certificate in dir
+// (tls.crt and tls.key), read at each handshake: the rotator writes and
+// renews it after the server has started.
+func servingCertFrom(dir string) func(*tls.Config) {
+	return func(c *tls.Config) {
+		c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+			if err != nil {
+				return nil, fmt.Errorf("the serving certificate is not ready yet: %w", err)
+			}
+			return &cert, nil
+		}
+	}
+}
+
 // setupMetrics registers the transition recorder and the scrape-time
 // gauges, which read the manager's cache.
 func setupMetrics(mgr ctrl.Manager, o Options, clk clock.PassiveClock) (*metrics.Recorder, error) {
@@ -269,6 +292,11 @@ func setupControllers(mgr ctrl.Manager, o Options, clk clock.PassiveClock, recor
 		RecheckInterval:         o.RecheckInterval,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the AccessRequest controller: %w", err)
+	}
+	// Every replica, not only the leader, revokes overdue bindings (docs/operations.md#high-availability).
+	if err := mgr.Add(&controller.ExpiryRevoker{Reader: mgr.GetClient(), Writer: mgr.GetClient(), Clock: clk,
+		Log: ctrl.Log.WithName("expiry-revoker")}); err != nil {
+		return fmt.Errorf("adding the expiry revoker: %w", err)
 	}
 	if err := (&controller.ApprovalPolicyReconciler{
 		Client:   mgr.GetClient(),

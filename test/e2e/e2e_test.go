@@ -44,6 +44,14 @@ const (
 // figures collects the numbers the run prints at the end.
 type figures struct {
 	install, ready, granted, revoked, takeover time.Duration
+	// fleetSpread is how far apart the leader-loss grants expire, and
+	// fleetWorstLag the latest revocation after an expiry among them.
+	fleetSpread, fleetWorstLag time.Duration
+	// fleetLeaderless counts the grants that expired before a new leader
+	// held the lease: only the replicas' expiry revokers could end them.
+	fleetLeaderless int
+	// upgrade is the rolling upgrade's result.
+	upgrade string
 }
 
 func kubectl(t testing.TB, stdin []byte, args ...string) (string, error) {
@@ -112,7 +120,7 @@ func kustomizeManifests(t *testing.T) []byte {
 images:
 - name: controller
   newName: %s
-  newTag: %s
+  newTag: %q
 `, repo, tag), 0o644))
 	return []byte(mustKubectl(t, nil, "kustomize", dir))
 }
@@ -206,9 +214,13 @@ func run(t *testing.T, f *figures, uninstall func()) {
 	}
 	setupApp(t)
 	grantAndExpire(t, f)
-	f.takeover = leaderTakeover(t)
-	// The replacement replica and the new leader serve: a second request is granted.
+	scrapeMetrics(t)
+	c := newClients(t)
+	leaderLoss(t, c, f)
+	// The restarted replica and the new leader serve: a second request is granted.
 	grantAndExpire(t, &figures{})
+	rollingUpgrade(t, c, f)
+	outage(t, c)
 
 	// Uninstall: requests first, while the manager runs (their finalizers
 	// remove the bindings), then the install.
@@ -322,35 +334,6 @@ spec: {request: %s, decision: Approve, comment: e2e}
 	}
 }
 
-// leaderTakeover force-deletes the leader's pod and returns how long until
-// another replica holds the lease.
-func leaderTakeover(t *testing.T) time.Duration {
-	lease := "lease/rolegate.access.rolegate.dev"
-	holder := mustKubectl(t, nil, "-n", ns, "get", lease, "-o", "jsonpath={.spec.holderIdentity}")
-	pod, _, _ := strings.Cut(holder, "_")
-	if pod == "" {
-		t.Fatalf("lease holder %q names no pod", holder)
-	}
-	start := time.Now()
-	mustKubectl(t, nil, "-n", ns, "delete", "pod", pod, "--grace-period=0", "--force", "--wait=false")
-	poll(t, 2*time.Minute, "a new leader", func() error {
-		h, err := kubectl(t, nil, "-n", ns, "get", lease, "-o", "jsonpath={.spec.holderIdentity}")
-		if err != nil {
-			return err
-		}
-		if h == holder || h == "" {
-			return fmt.Errorf("lease still held by %q", h)
-		}
-		return nil
-	})
-	took := time.Since(start)
-	poll(t, 3*time.Minute, "replacement replica ready", func() error {
-		_, err := kubectl(t, nil, "-n", ns, "rollout", "status", "deployment/rolegate-controller-manager", "--timeout=2s")
-		return err
-	})
-	return took
-}
-
 func checkNothingLeft(t *testing.T) {
 	for _, q := range [][]string{
 		{"get", "crd", "-o", "name"},
@@ -369,13 +352,27 @@ func checkNothingLeft(t *testing.T) {
 }
 
 func report(t *testing.T, how string, f *figures) {
+	rows := [][2]string{
+		{"install via", how},
+		{"install time (kubectl apply)", f.install.Round(time.Millisecond).String()},
+		{"manager Ready (2 replicas)", f.ready.Round(time.Millisecond).String()},
+		{"request→granted (approve→can-i yes)", f.granted.Round(time.Millisecond).String()},
+		{"expiry→revoked (can-i no)", f.revoked.Round(time.Millisecond).String()},
+		{fmt.Sprintf("leader SIGKILLed: %d grants expiring within", fleetSize), f.fleetSpread.Round(time.Millisecond).String()},
+		{"  of which expired with no leader", fmt.Sprint(f.fleetLeaderless)},
+		{"  worst expiry→revoked lag among them", f.fleetWorstLag.Round(time.Millisecond).String()},
+		{"  leader takeover (SIGKILL→new lease holder)", f.takeover.Round(time.Millisecond).String()},
+		{"rolling upgrade while approving", f.upgrade},
+	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "\n%-10s %-10s %-14s %-16s %-18s %-16s\n", "install", "install", "manager Ready", "request→granted", "expiry→revoked", "leader takeover")
-	fmt.Fprintf(&b, "%-10s %-10s %-14s %-16s %-18s %-16s\n", "via", "time", "(2 replicas)", "(approve→can-i)", "(can-i says no)", "(force-delete)")
-	fmt.Fprintf(&b, "%-10s %-10s %-14s %-16s %-18s %-16s\n", how, f.install.Round(time.Millisecond), f.ready.Round(time.Millisecond),
-		f.granted.Round(time.Millisecond), f.revoked.Round(time.Millisecond), f.takeover.Round(time.Millisecond))
+	b.WriteString("\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %-44s | %s\n", r[0], r[1])
+	}
 	t.Log(b.String())
 	j, _ := json.Marshal(map[string]any{"via": how, "install_s": f.install.Seconds(), "ready_s": f.ready.Seconds(),
-		"granted_s": f.granted.Seconds(), "revoked_lag_s": f.revoked.Seconds(), "takeover_s": f.takeover.Seconds()})
+		"granted_s": f.granted.Seconds(), "revoked_lag_s": f.revoked.Seconds(), "takeover_s": f.takeover.Seconds(),
+		"fleet": fleetSize, "fleet_spread_s": f.fleetSpread.Seconds(), "fleet_worst_lag_s": f.fleetWorstLag.Seconds(), "fleet_leaderless": f.fleetLeaderless,
+		"upgrade": f.upgrade})
 	t.Log(string(j))
 }

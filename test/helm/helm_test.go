@@ -956,7 +956,15 @@ func checkRBAC(t *testing.T, r *rendering) {
 	}
 	for _, u := range r.objs.OfKind("ClusterRoleBinding") {
 		b := convert[rbacv1.ClusterRoleBinding](t, u)
-		checkSubjects(utils.ObjectID(u), b.Subjects)
+		if strings.HasSuffix(b.Name, "-metrics-scraper") {
+			// The ServiceMonitor's scrape identity: the metrics reader only.
+			reader := strings.TrimSuffix(b.Name, "-metrics-scraper") + "-metrics-reader"
+			if b.RoleRef.Name != reader || len(b.Subjects) != 1 || b.Subjects[0].Name != b.Name || b.Subjects[0].Namespace != r.namespace {
+				t.Errorf("%s binds %+v to %s, want ServiceAccount %s to %s only", b.Name, b.Subjects, b.RoleRef.Name, b.Name, reader)
+			}
+		} else {
+			checkSubjects(utils.ObjectID(u), b.Subjects)
+		}
 		if b.RoleRef.Kind != "ClusterRole" || r.objs.Find("ClusterRole", "", b.RoleRef.Name) == nil {
 			t.Errorf("%s refers to %s %s, not a rendered ClusterRole", utils.ObjectID(u), b.RoleRef.Kind, b.RoleRef.Name)
 		}
@@ -1065,7 +1073,10 @@ func checkHardening(t *testing.T, r *rendering) {
 	if len(vaps) != 2 || len(bindings) != 2 {
 		t.Fatalf("want 2 policies and 2 bindings, got %v %v", vaps.IDs(), bindings.IDs())
 	}
-	sa := r.objs.One(t, "ServiceAccount")
+	sa := r.objs.Find("ServiceAccount", r.namespace, r.deployment(t).Spec.Template.Spec.ServiceAccountName)
+	if sa == nil {
+		t.Fatal("the manager's ServiceAccount is not rendered")
+	}
 	user := fmt.Sprintf("system:serviceaccount:%s:%s", r.namespace, sa.GetName())
 	if sa.GetName() != r.deployment(t).Spec.Template.Spec.ServiceAccountName {
 		t.Fatalf("the manager does not run as ServiceAccount %s", sa.GetName())

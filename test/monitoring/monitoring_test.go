@@ -1095,17 +1095,70 @@ func TestServiceMonitor(t *testing.T) {
 		if p := digString(ep, "path"); p != "" && p != "/metrics" {
 			t.Errorf("path %q, want /metrics", p)
 		}
-		if digString(ep, "bearerTokenFile") == "" && dig(ep, "authorization") == nil {
-			t.Error("neither bearerTokenFile nor authorization: the manager refuses unauthenticated scrapes")
-		}
-		if dig(ep, "tlsConfig", "insecureSkipVerify") != true {
-			t.Error("tlsConfig.insecureSkipVerify is not true: the manager's metrics certificate is self-signed")
-		}
+		checkScrapeCredentials(t, ep)
 		// The Service's targetPort must name a port of the manager container.
 		if target != "" && !regexp.MustCompile(`(?m)^\s*- name: `+regexp.QuoteMeta(target)+`\s*$`).Match(readFile(t, managerDir, "manager.yaml")) {
 			t.Errorf("the Service's targetPort %q is not a named port in config/manager/manager.yaml", target)
 		}
 	})
+}
+
+// checkScrapeCredentials: the endpoint authenticates with the token of the
+// scraper ServiceAccount that metrics-scraper.yaml binds to the
+// metrics-reader role (the current authorization field, not the deprecated
+// bearerTokenFile), and verifies the manager's certificate against the CA of
+// the webhook Secret (never insecureSkipVerify).
+func checkScrapeCredentials(t *testing.T, ep any) {
+	t.Helper()
+	if dig(ep, "bearerTokenFile") != nil || dig(ep, "bearerTokenSecret") != nil {
+		t.Error("the endpoint uses the deprecated bearerTokenFile/bearerTokenSecret; use authorization")
+	}
+	if typ := digString(ep, "authorization", "type"); typ != "" && typ != "Bearer" {
+		t.Errorf("authorization.type %q, want Bearer", typ)
+	}
+	scraper := readDocs(t, monitoringDir, "metrics-scraper.yaml")
+	secret := scraper["Secret"]
+	if name := digString(ep, "authorization", "credentials", "name"); name == "" || name != digString(secret, "metadata", "name") ||
+		digString(ep, "authorization", "credentials", "key") != "token" {
+		t.Errorf("authorization.credentials %v is not the token of the scraper Secret %q", dig(ep, "authorization", "credentials"),
+			digString(secret, "metadata", "name"))
+	}
+	sa := digString(scraper["ServiceAccount"], "metadata", "name")
+	if digString(secret, "type") != "kubernetes.io/service-account-token" ||
+		digString(secret, "metadata", "annotations", "kubernetes.io/service-account.name") != sa {
+		t.Errorf("the scraper Secret is not a token of ServiceAccount %q", sa)
+	}
+	crb := scraper["ClusterRoleBinding"]
+	if digString(crb, "roleRef", "name") != "rolegate-metrics-reader" || len(digSlice(crb, "subjects")) != 1 ||
+		digString(digSlice(crb, "subjects")[0], "name") != sa {
+		t.Errorf("the scraper ServiceAccount %q is not bound to rolegate-metrics-reader alone: %v", sa, crb)
+	}
+	if dig(ep, "tlsConfig", "insecureSkipVerify") == true {
+		t.Error("tlsConfig.insecureSkipVerify is true: verify the manager's certificate")
+	}
+	if digString(ep, "tlsConfig", "ca", "secret", "name") != "rolegate-webhook-server-cert" ||
+		digString(ep, "tlsConfig", "ca", "secret", "key") != "ca.crt" {
+		t.Errorf("tlsConfig.ca %v is not the ca.crt of the webhook Secret", dig(ep, "tlsConfig", "ca"))
+	}
+	if digString(ep, "tlsConfig", "serverName") != "rolegate-webhook-service.rolegate-system.svc" {
+		t.Errorf("tlsConfig.serverName %q is not a name in the webhook certificate", digString(ep, "tlsConfig", "serverName"))
+	}
+}
+
+// readDocs reads a multi-document YAML file by kind.
+func readDocs(t *testing.T, dir, name string) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for doc := range strings.SplitSeq(string(readFile(t, dir, name)), "\n---\n") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m != nil {
+			out[digString(m, "kind")] = m
+		}
+	}
+	return out
 }
 
 func TestKustomization(t *testing.T) {
