@@ -212,6 +212,9 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 	if err := o.metricsRegistry().Register(metrics.NewStateCollector(mgr.GetClient(), clk)); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
+	if err := o.metricsRegistry().Register(metrics.NewReviewCollector(mgr.GetClient(), clk)); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
 	if err := setupStandingInventory(mgr, o); err != nil {
 		return nil, err
 	}
@@ -236,6 +239,7 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 		Client:   mgr.GetClient(),
 		Notifier: notifier,
 		Metrics:  recorder,
+		Clock:    clk,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ApprovalPolicy controller: %w", err)
 	}

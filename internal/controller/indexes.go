@@ -44,6 +44,7 @@ func Indexes() []Index {
 		{&accessv1alpha1.AccessDecision{}, DecisionRequestIndex, snapshot.DecisionRequest},
 		{&accessv1alpha1.AccessRequest{}, ExtendsIndex, snapshot.ExtendedRequest},
 		{&accessv1alpha1.AccessRequest{}, ServiceAccountIndex, grantedServiceAccount},
+		{&accessv1alpha1.AccessDecision{}, DecisionPolicyIndex, attestedPolicy},
 	}
 }
 
