@@ -132,7 +132,8 @@ func writeReviews(w io.Writer, rows []reviewRow, now time.Time) error {
 				last += " by " + cell(by, 32)
 			}
 		}
-		row(tw, r.p.Name, string(r.s.Phase), relative(now, r.s.DueAt), last, string(cmp.Or(r.p.Spec.Review.OnOverdue, accessv1alpha1.OverdueWarn)))
+		onOverdue := cmp.Or(r.p.Spec.Review.OnOverdue, accessv1alpha1.OverdueWarn)
+		row(tw, r.p.Name, string(r.s.Phase), relative(now, r.s.DueAt), last, string(onOverdue))
 	}
 	return tw.Flush()
 }

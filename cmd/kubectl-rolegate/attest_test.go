@@ -60,8 +60,8 @@ func TestPendingListsTheReviewsTheUserMayAttest(t *testing.T) {
 	const day = 24 * time.Hour
 	extra := []client.Object{
 		reviewedPolicy("audit", 0, accessv1alpha1.OverdueSuspendNewGrants), // due 10 days ago
-		reviewedPolicy("billing", 80*day, ""),                               // due in 10 days: open
-		reviewedPolicy("ledger", 30*day, ""),                                // due in 60 days: not yet
+		reviewedPolicy("billing", 80*day, ""),                              // due in 10 days: open
+		reviewedPolicy("ledger", 30*day, ""),                               // due in 60 days: not yet
 	}
 	out, errOut, err := runCLI(t, cliClient(&user{name: "bob", groups: []string{"payments-owners"}}, nil, extra...), "pending")
 	if err != nil {

@@ -193,7 +193,8 @@ func ReviewCondition(p *accessv1alpha1.ApprovalPolicy, s ReviewState, longGrants
 		return true, true, accessv1alpha1.ReasonReviewOverdue, fmt.Sprintf("the review of ApprovalPolicy %s was due at %s; %s: %s",
 			p.Name, at, effect, todo)
 	}
-	return false, false, accessv1alpha1.ReasonReviewed, fmt.Sprintf("ApprovalPolicy %s was reviewed; the next review opens at %s and is due at %s",
+	return false, false, accessv1alpha1.ReasonReviewed, fmt.Sprintf(
+		"ApprovalPolicy %s was reviewed; the next review opens at %s and is due at %s",
 		p.Name, s.OpensAt.UTC().Format(time.RFC3339), at)
 }
 

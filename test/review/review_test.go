@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	ns         = "payments"
+	ns = "payments"
 	// every is short because the API server stamps grants and
 	// attestations on the real clock: the fake clock stays within a grant's
 	// 8h of them.
@@ -314,4 +314,3 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no %s series", name)
 	return 0
 }
-
