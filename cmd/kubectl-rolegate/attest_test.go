@@ -84,6 +84,7 @@ func TestPendingListsTheReviewsTheUserMayAttest(t *testing.T) {
 // TestApproverPersonaAttests: bob, bound only to the shipped requester
 // role in payments and the policy reader, lists the due review and attests.
 func TestApproverPersonaAttests(t *testing.T) {
+	utils.RequireEnvtest(t)
 	cfg, admin := personaCluster(t)
 	p := reviewedPolicy("persona-audit", 0, "")
 	p.CreationTimestamp = metav1.Time{}
