@@ -308,9 +308,6 @@ func abbreviate(items []string, n int) string {
 // changes re-evaluate every policy, and an attestation the policy it names. Roles and ClusterRoles are watched in full: a
 // change of their rules can make an entitlement risky.
 func (r *ApprovalPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
 	all := handler.EnqueueRequestsFromMapFunc(r.allPolicies)
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.ApprovalPolicy{}).

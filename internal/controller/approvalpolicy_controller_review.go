@@ -49,7 +49,7 @@ func (r *ApprovalPolicyReconciler) review(ctx context.Context, p *accessv1alpha1
 		meta.RemoveStatusCondition(&p.Status.Conditions, accessv1alpha1.ConditionReviewOverdue)
 		return 0, nil
 	}
-	now := r.Clock.Now()
+	now := r.now()
 	judged, err := r.attestations(ctx, p)
 	if err != nil {
 		return 0, err
@@ -132,6 +132,15 @@ func (r *ApprovalPolicyReconciler) writeCounted(ctx context.Context, d *accessv1
 		return client.IgnoreNotFound(err)
 	}
 	return nil
+}
+
+// now reads the reconciler's clock; a reconciler built without one (not
+// through SetupWithManager) uses the real clock.
+func (r *ApprovalPolicyReconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
 }
 
 func conditionStatus(b bool) metav1.ConditionStatus {
