@@ -248,15 +248,11 @@ func (r *Result) approved(in Input, granted bool) {
 }
 
 // holdForReview keeps a new grant waiting while its policy's review is
-// overdue and the policy suspends new grants. Break-glass access is not
-// held: it is for emergencies and is reviewed after the fact anyway. An
+// overdue and the policy suspends new grants (see HeldForReview). An
 // attestation changes the policy's status, which re-evaluates the request.
 func (r *Result) holdForReview(in Input) {
-	if BreakGlassOf(r.Entitlement, in.Request) != nil {
-		return
-	}
-	s := ReviewOfStatus(r.Policy, in.Now)
-	if !s.Suspended {
+	s, held := HeldForReview(r.Policy, r.Entitlement, in.Request, in.Now)
+	if !held {
 		return
 	}
 	r.Outcome, r.RequeueAfter = OutcomeWaiting, 0

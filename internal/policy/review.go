@@ -246,6 +246,19 @@ func DescribeLongGrants(grants []LongGrant, n int) string {
 	return s
 }
 
+// HeldForReview reports whether a new grant of the request under the
+// policy is held back now: the policy's review is overdue and it suspends
+// new grants. Break-glass access is not held: it is for emergencies and is
+// reviewed after the fact anyway.
+func HeldForReview(p *accessv1alpha1.ApprovalPolicy, e *accessv1alpha1.Entitlement, req *accessv1alpha1.AccessRequest,
+	now time.Time) (ReviewState, bool) {
+	if p == nil || BreakGlassOf(e, req) != nil {
+		return ReviewState{}, false
+	}
+	s := ReviewOfStatus(p, now)
+	return s, s.Suspended
+}
+
 // SuspendedMessage says why an approved request is not granted while its
 // policy's review is overdue and what resumes it.
 func SuspendedMessage(p *accessv1alpha1.ApprovalPolicy, s ReviewState) string {

@@ -94,3 +94,25 @@ func TestAttestationsThatWouldNotCountAreRefused(t *testing.T) {
 		t.Errorf("lastReviewed %v by %q after refused attestations", p.Status.LastReviewed, p.Status.LastReviewedBy)
 	}
 }
+
+// A request under a policy whose overdue review suspends new grants is
+// admitted, with a warning that it will wait for an attestation; the
+// controller holds it with Ready reason ReviewOverdue.
+func TestARequestUnderASuspendedPolicyIsWarnedAndHeld(t *testing.T) {
+	utils.RequireEnvtest(t)
+	tm := newTeam(t, func(p *accessv1alpha1.ApprovalPolicy) {
+		p.Spec.Review = &accessv1alpha1.PolicyReview{Every: metav1.Duration{Duration: time.Second},
+			Reviewers: accessv1alpha1.PolicyReviewers{Tier: "app-owners"}, OnOverdue: accessv1alpha1.OverdueSuspendNewGrants}
+		p.Spec.Entitlements[0].AutoApprove = true
+	})
+	time.Sleep(1100 * time.Millisecond) // the one-second period has passed: overdue
+	c, w := asWarned(t, "alice", devs...)
+	utils.Must(t, c.Create(t.Context(), tm.requestObject("held")))
+	if !containsAll(w.all(), "the review of ApprovalPolicy "+tm.policy, "held back (onOverdue: SuspendNewGrants)") {
+		t.Errorf("warnings %q do not say that the grant waits for an attestation", w.all())
+	}
+	tm.waitReady(t, "held", accessv1alpha1.ReasonReviewOverdue)
+	if n := len(tm.bindings(t, "held")); n != 0 {
+		t.Fatalf("%d RoleBindings for a held request", n)
+	}
+}
