@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -84,11 +85,21 @@ func (r *ApprovalPolicyReconciler) review(ctx context.Context, p *accessv1alpha1
 	}
 	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: accessv1alpha1.ConditionReviewOverdue,
 		Status: conditionStatus(overdue), Reason: overdueReason, Message: msg, ObservedGeneration: p.Generation})
-	if s.NextChange.IsZero() {
-		return 0, nil
+	next := time.Duration(0)
+	if !s.NextChange.IsZero() {
+		next = policy.Until(now, s.NextChange)
 	}
-	return policy.Until(now, s.NextChange), nil
+	if p.Spec.Review.IncludeGrantsLongerThan != nil && s.Phase != policy.ReviewCurrent {
+		// Grants start and end without touching the policy: refresh the
+		// list of long grants while the review is open.
+		next = min(cmp.Or(next, longGrantsRefresh), longGrantsRefresh)
+	}
+	return next, nil
 }
+
+// longGrantsRefresh is how often an open review's list of long grants is
+// brought up to date.
+const longGrantsRefresh = 10 * time.Minute
 
 // attestations judges the Attest decisions naming the policy and writes
 // each one's Counted condition.
