@@ -240,6 +240,7 @@ func NewManager(cfg *rest.Config, o Options) (*Manager, error) {
 		Notifier: notifier,
 		Metrics:  recorder,
 		Clock:    clk,
+		Recorder: mgr.GetEventRecorder("rolegate"),
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the ApprovalPolicy controller: %w", err)
 	}

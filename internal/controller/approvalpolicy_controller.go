@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,6 +47,8 @@ type ApprovalPolicyReconciler struct {
 	Metrics *metrics.Recorder
 	// Clock times reviews (spec.review); nil means the real clock.
 	Clock clock.PassiveClock
+	// Recorder records the review's events (Attested, ReviewOverdue); nil records none.
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=access.rolegate.dev,resources=approvalpolicies,verbs=get;list;watch
@@ -83,6 +86,7 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	r.reviewEvents(before, p)
 	r.Metrics.InitPolicy(p)
 	p.Status.ObservedGeneration = p.Generation
 	if statusEqual(before.Status, p.Status) {

@@ -145,6 +145,25 @@ func (r *ApprovalPolicyReconciler) writeCounted(ctx context.Context, d *accessv1
 	return nil
 }
 
+// reviewEvents records an attestation that renewed the review (Attested)
+// and a review that became overdue (ReviewOverdue, Warning).
+func (r *ApprovalPolicyReconciler) reviewEvents(before, after *accessv1alpha1.ApprovalPolicy) {
+	if r.Recorder == nil || after.Spec.Review == nil {
+		return
+	}
+	last, prev := after.Status.LastReviewed, before.Status.LastReviewed
+	if last != nil && (prev == nil || last.After(prev.Time)) {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonAttested, "Attest",
+			"%s attested the policy; the next review is due at %s", after.Status.LastReviewedBy,
+			after.Status.ReviewDueAt.UTC().Format(time.RFC3339))
+	}
+	was := meta.IsStatusConditionTrue(before.Status.Conditions, accessv1alpha1.ConditionReviewOverdue)
+	c := meta.FindStatusCondition(after.Status.Conditions, accessv1alpha1.ConditionReviewOverdue)
+	if !was && c != nil && c.Status == metav1.ConditionTrue {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, accessv1alpha1.ReasonReviewOverdue, "Review", "%s", c.Message)
+	}
+}
+
 // now reads the reconciler's clock; a reconciler built without one (not
 // through SetupWithManager) uses the real clock.
 func (r *ApprovalPolicyReconciler) now() time.Time {

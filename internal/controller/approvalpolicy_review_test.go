@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,7 +42,8 @@ func TestPolicyReviewStatusFollowsTheClockAndAttestations(t *testing.T) {
 	}
 	c := b.Build()
 	clk := clocktesting.NewFakeClock(t0.Add(time.Minute))
-	r := &ApprovalPolicyReconciler{Client: c, Clock: clk}
+	rec := events.NewFakeRecorder(10)
+	r := &ApprovalPolicyReconciler{Client: c, Clock: clk, Recorder: rec}
 	step := func(at time.Duration) (*accessv1alpha1.ApprovalPolicy, time.Duration) {
 		t.Helper()
 		clk.SetTime(t0.Add(at))
@@ -113,6 +115,16 @@ func TestPolicyReviewStatusFollowsTheClockAndAttestations(t *testing.T) {
 			t.Errorf("%s: Counted %+v, want %s", name, c, want)
 		}
 	}
+
+	close(rec.Events)
+	var recorded []string
+	for e := range rec.Events {
+		recorded = append(recorded, e)
+	}
+	if len(recorded) != 2 || !strings.HasPrefix(recorded[0], "Warning ReviewOverdue") || !strings.HasPrefix(recorded[1], "Normal Attested carol attested") {
+		t.Errorf("events %q, want one ReviewOverdue then one Attested", recorded)
+	}
+	rec.Events = make(chan string, 10)
 
 	// Removing the review clears what it wrote.
 	got.Spec.Review = nil
