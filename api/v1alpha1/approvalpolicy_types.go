@@ -365,7 +365,7 @@ type ApprovalPolicyStatus struct {
 // +kubebuilder:resource:scope=Cluster,shortName=apol,categories=rolegate
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
-// +kubebuilder:printcolumn:name="Review-Due",type=date,JSONPath=`.status.reviewDueAt`,priority=1
+// +kubebuilder:printcolumn:name="Review-Due",type=string,JSONPath=`.status.reviewDueAt`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ApprovalPolicy struct {
 	metav1.TypeMeta `json:",inline"`

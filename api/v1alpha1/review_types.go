@@ -75,8 +75,8 @@ type PolicyReviewers struct {
 // Condition types of a policy's review.
 const (
 	// ConditionReviewDue is True from when the policy's review opens
-	// (ReviewDue) and while it is overdue (ReviewOverdue), False
-	// (Reviewed) otherwise.
+	// (ReviewDue) and while it is overdue (ReviewOverdue), False (NotDue)
+	// otherwise.
 	ConditionReviewDue = "ReviewDue"
 	// ConditionReviewOverdue is True once the review's due time passed
 	// without an attestation.
@@ -88,7 +88,8 @@ const (
 const (
 	ReasonReviewDue     = "ReviewDue"
 	ReasonReviewOverdue = "ReviewOverdue"
-	ReasonReviewed      = "Reviewed"
+	// ReasonReviewNotDue: the review has not opened yet (attested, or new).
+	ReasonReviewNotDue = "NotDue"
 	// ReasonAttested: an attestation counted (Counted condition).
 	ReasonAttested = "Attested"
 	// ReasonReviewNotConfigured: an attestation names a policy without spec.review.

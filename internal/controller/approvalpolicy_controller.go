@@ -86,7 +86,6 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	r.reviewEvents(before, p)
 	r.Metrics.InitPolicy(p)
 	p.Status.ObservedGeneration = p.Generation
 	if statusEqual(before.Status, p.Status) {
@@ -95,6 +94,9 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Status().Patch(ctx, p, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return retryConflict(ctx, client.IgnoreNotFound(fmt.Errorf("updating status: %w", err)))
 	}
+	// After the write, which the optimistic lock makes the only one from
+	// this state: a reconcile that read a stale policy records nothing.
+	r.reviewEvents(before, p)
 	logf.FromContext(ctx).V(1).Info("Updated ApprovalPolicy readiness", "ready", status, "reason", reason)
 	return ctrl.Result{RequeueAfter: next}, nil
 }

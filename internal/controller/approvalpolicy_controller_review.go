@@ -76,7 +76,7 @@ func (r *ApprovalPolicyReconciler) review(ctx context.Context, p *accessv1alpha1
 	msg = conditionMessage(msg)
 	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: accessv1alpha1.ConditionReviewDue,
 		Status: conditionStatus(due), Reason: reason, Message: msg, ObservedGeneration: p.Generation})
-	overdueReason := accessv1alpha1.ReasonReviewed
+	overdueReason := accessv1alpha1.ReasonReviewNotDue
 	if due {
 		overdueReason = accessv1alpha1.ReasonReviewDue
 	}

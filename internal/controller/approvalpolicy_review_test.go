@@ -66,7 +66,7 @@ func TestPolicyReviewStatusFollowsTheClockAndAttestations(t *testing.T) {
 	}
 
 	got, requeue := step(time.Minute)
-	if st, rs, _ := reason(got, accessv1alpha1.ConditionReviewDue); st != metav1.ConditionFalse || rs != accessv1alpha1.ReasonReviewed {
+	if st, rs, _ := reason(got, accessv1alpha1.ConditionReviewDue); st != metav1.ConditionFalse || rs != accessv1alpha1.ReasonReviewNotDue {
 		t.Errorf("new policy: ReviewDue %s/%s, want False/Reviewed", st, rs)
 	}
 	if !got.Status.ReviewDueAt.Time.Equal(t0.Add(90*reviewDay)) || requeue != 76*reviewDay-time.Minute {

@@ -46,6 +46,8 @@ type ReviewState struct {
 	OpensAt, DueAt time.Time
 	// NextChange is when the phase changes by time alone; zero once overdue.
 	NextChange time.Time
+	// Attested is true when an attestation started the current period.
+	Attested bool
 	// Suspended is true when the review is overdue and the policy holds
 	// back new grants until it is attested (onOverdue: SuspendNewGrants).
 	Suspended bool
@@ -60,7 +62,7 @@ func Review(p *accessv1alpha1.ApprovalPolicy, lastReviewed, now time.Time) Revie
 	}
 	s := ReviewState{Since: p.CreationTimestamp.Time}
 	if lastReviewed.After(s.Since) {
-		s.Since = lastReviewed
+		s.Since, s.Attested = lastReviewed, true
 	}
 	s.DueAt = s.Since.Add(rv.Every.Duration)
 	s.OpensAt = s.DueAt.Add(-ReviewLead(rv.Every.Duration))
@@ -108,7 +110,7 @@ func PolicyReviewers(p *accessv1alpha1.ApprovalPolicy) []accessv1alpha1.Subject 
 func describeReviewers(p *accessv1alpha1.ApprovalPolicy) string {
 	who := FormatSubjects(PolicyReviewers(p))
 	if t := p.Spec.Review.Reviewers.Tier; t != "" {
-		return fmt.Sprintf("tier %s (%s)", t, who)
+		return fmt.Sprintf("tier %s: %s", t, who)
 	}
 	return who
 }
@@ -193,9 +195,13 @@ func ReviewCondition(p *accessv1alpha1.ApprovalPolicy, s ReviewState, longGrants
 		return true, true, accessv1alpha1.ReasonReviewOverdue, fmt.Sprintf("the review of ApprovalPolicy %s was due at %s; %s: %s",
 			p.Name, at, effect, todo)
 	}
-	return false, false, accessv1alpha1.ReasonReviewed, fmt.Sprintf(
-		"ApprovalPolicy %s was reviewed; the next review opens at %s and is due at %s",
-		p.Name, s.OpensAt.UTC().Format(time.RFC3339), at)
+	opens := s.OpensAt.UTC().Format(time.RFC3339)
+	msg = fmt.Sprintf("ApprovalPolicy %s has not been attested yet; its first review opens at %s and is due at %s", p.Name, opens, at)
+	if s.Attested {
+		msg = fmt.Sprintf("ApprovalPolicy %s was attested at %s; the next review opens at %s and is due at %s",
+			p.Name, s.Since.UTC().Format(time.RFC3339), opens, at)
+	}
+	return false, false, accessv1alpha1.ReasonReviewNotDue, msg
 }
 
 // LongGrant is an active grant whose duration the review asks reviewers to look at.

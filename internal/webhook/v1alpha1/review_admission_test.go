@@ -47,7 +47,7 @@ func TestAnAttestationByAReviewerIsStampedAndRenewsTheReview(t *testing.T) {
 				p.Status.LastReviewedBy, p.Status.ReviewDueAt)
 		}
 		if c := meta.FindStatusCondition(p.Status.Conditions, accessv1alpha1.ConditionReviewDue); c == nil ||
-			c.Status != metav1.ConditionFalse || c.Reason != accessv1alpha1.ReasonReviewed {
+			c.Status != metav1.ConditionFalse || c.Reason != accessv1alpha1.ReasonReviewNotDue {
 			return fmt.Errorf("ReviewDue = %+v, want False (Reviewed)", c)
 		}
 		return nil
