@@ -5,7 +5,7 @@ import (
 )
 
 // DecisionType is what a reviewer decides.
-// +kubebuilder:validation:Enum=Approve;Deny;Revoke;Acknowledge
+// +kubebuilder:validation:Enum=Approve;Deny;Revoke;Acknowledge;Attest
 type DecisionType string
 
 // Decision types.
@@ -18,19 +18,34 @@ const (
 	DecisionRevoke DecisionType = "Revoke"
 	// DecisionAcknowledge reviews a break-glass grant after the fact.
 	DecisionAcknowledge DecisionType = "Acknowledge"
+	// DecisionAttest recertifies the ApprovalPolicy named by spec.policy.
+	DecisionAttest DecisionType = "Attest"
 )
 
 // AccessDecisionSpec is a reviewer's decision on an AccessRequest in the same
-// namespace. It is immutable once created.
+// namespace, or an attestation of an ApprovalPolicy's review. It is
+// immutable once created.
+// +kubebuilder:validation:XValidation:rule="has(self.request) != has(self.policy)",message="set exactly one of spec.request (a decision on an AccessRequest) or spec.policy (an attestation of an ApprovalPolicy)"
+// +kubebuilder:validation:XValidation:rule="has(self.policy) == (self.decision == 'Attest')",message="decision Attest is made on a policy (spec.policy); Approve, Deny, Revoke and Acknowledge are made on a request (spec.request)",fieldPath=".decision"
 type AccessDecisionSpec struct {
-	// request is the name of the AccessRequest in this namespace.
-	// +required
+	// request is the name of the AccessRequest in this namespace. Required
+	// unless spec.policy is set.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Request string `json:"request"`
+	Request string `json:"request,omitempty"`
 
-	// decision is Approve, Deny, Revoke, or Acknowledge (the review of a
-	// break-glass grant).
+	// policy is the name of the ApprovalPolicy an Attest decision
+	// recertifies. The attestation lives in a namespace the policy
+	// governs, where its reviewers already make decisions.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Policy string `json:"policy,omitempty"`
+
+	// decision is Approve, Deny, Revoke, Acknowledge (the review of a
+	// break-glass grant), or Attest (the review of the policy named by
+	// spec.policy).
 	// +required
 	Decision DecisionType `json:"decision"`
 
@@ -72,13 +87,16 @@ type AccessDecisionStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// AccessDecision approves, denies, revokes or acknowledges an AccessRequest.
+// AccessDecision approves, denies, revokes or acknowledges an AccessRequest,
+// or attests an ApprovalPolicy.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=adec,categories=rolegate
 // +kubebuilder:selectablefield:JSONPath=`.spec.request`
+// +kubebuilder:selectablefield:JSONPath=`.spec.policy`
 // +kubebuilder:printcolumn:name="Request",type=string,JSONPath=`.spec.request`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.policy`,priority=1
 // +kubebuilder:printcolumn:name="Decision",type=string,JSONPath=`.spec.decision`
 // +kubebuilder:printcolumn:name="Reviewer",type=string,JSONPath=`.spec.reviewer.username`
 // +kubebuilder:printcolumn:name="Counted",type=string,JSONPath=`.status.conditions[?(@.type=="Counted")].reason`

@@ -262,6 +262,7 @@ type ApproverTier struct {
 // +kubebuilder:validation:XValidation:rule="self.entitlements.all(e, self.entitlements.exists_one(f, f.roleRef.kind == e.roleRef.kind && f.roleRef.name == e.roleRef.name))",message="entitlements must not list the same roleRef twice"
 // +kubebuilder:validation:XValidation:rule="(has(self.approvers) && size(self.approvers) > 0) || self.entitlements.all(e, has(e.autoApprove) && e.autoApprove)",message="approvers are required unless every entitlement sets autoApprove"
 // +kubebuilder:validation:XValidation:rule="self.entitlements.all(e, !has(e.breakGlass) || !has(e.breakGlass.notify) || e.breakGlass.notify.all(n, has(self.notify) && self.notify.exists(t, t.name == n)))",message="entitlements[].breakGlass.notify must name targets listed in spec.notify"
+// +kubebuilder:validation:XValidation:rule="!has(self.review) || !has(self.review.reviewers.tier) || (has(self.approvers) && self.approvers.exists(t, t.name == self.review.reviewers.tier))",message="review.reviewers.tier must name one of spec.approvers",fieldPath=".review.reviewers.tier"
 type ApprovalPolicySpec struct {
 	// namespaceSelector selects the namespaces whose requests this policy
 	// governs; {} selects every namespace.
@@ -343,6 +344,11 @@ type ApprovalPolicySpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=8
 	Notify []NotificationTarget `json:"notify,omitempty"`
+
+	// review makes the policy's owners re-attest it on a schedule
+	// (recertification), with an AccessDecision whose spec.policy names it.
+	// +optional
+	Review *PolicyReview `json:"review,omitempty"`
 }
 
 // ApprovalPolicyStatus is the observed state of an ApprovalPolicy.
@@ -360,6 +366,20 @@ type ApprovalPolicyStatus struct {
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// lastReviewed is when the policy was last attested by a reviewer of
+	// spec.review.
+	// +optional
+	LastReviewed *metav1.Time `json:"lastReviewed,omitempty"`
+
+	// lastReviewedBy is the reviewer who made that attestation.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	LastReviewedBy string `json:"lastReviewedBy,omitempty"`
+
+	// reviewDueAt is when the next review is due; unset without spec.review.
+	// +optional
+	ReviewDueAt *metav1.Time `json:"reviewDueAt,omitempty"`
 }
 
 // ApprovalPolicy decides which roles can be requested in which namespaces,
@@ -370,6 +390,7 @@ type ApprovalPolicyStatus struct {
 // +kubebuilder:resource:scope=Cluster,shortName=apol,categories=rolegate
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Review-Due",type=string,JSONPath=`.status.reviewDueAt`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ApprovalPolicy struct {
 	metav1.TypeMeta `json:",inline"`

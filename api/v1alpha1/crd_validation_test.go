@@ -484,7 +484,7 @@ func TestRequiredFieldsAndLimits(t *testing.T) {
 		runCreateCases(t, decisionBase, ns, []validationCase{
 			{name: "rejects a decision without request", mutate: func(o object) {
 				unset(o, "spec", "request")
-			}, wantErr: []string{"spec.request", required}},
+			}, wantErr: []string{"spec: Invalid value", "set exactly one of spec.request"}},
 			{name: "rejects a decision with an empty request", mutate: func(o object) {
 				set(o, "", "spec", "request")
 			}, wantErr: []string{"spec.request"}},

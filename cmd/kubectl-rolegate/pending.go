@@ -39,7 +39,9 @@ not open them, and you have not approved them already. Who you are comes from
 the API server (SelfSubjectReview), so --as and --as-group apply.
 
 Break-glass grants awaiting acknowledgement that you may acknowledge are
-listed too, in a second table (kubectl rolegate ack NAME -m COMMENT).
+listed too, in a second table (kubectl rolegate ack NAME -m COMMENT), and
+the ApprovalPolicy reviews that are due or overdue and that you may attest
+(kubectl rolegate attest POLICY), whatever the namespace.
 
 ESCALATES-IN is when the deciding tier hands the request on to the next.
 JUSTIFICATION is cut to fit, with control and bidirectional-override
@@ -53,7 +55,11 @@ sensitivity and the tags, -o yaml prints the requests in full.`,
 				return fmt.Errorf("unsupported output format %q for pending; supported formats: %s",
 					output, strings.Join(pendingFormats, ", "))
 			}
-			return pending(cmd.Context(), f, streams, all, output, now())
+			at := now()
+			if err := pending(cmd.Context(), f, streams, all, output, at); err != nil || output == outputYAML {
+				return err
+			}
+			return pendingReviews(cmd.Context(), f, streams, at)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list requests of every namespace")

@@ -268,6 +268,9 @@ func setupMetrics(mgr ctrl.Manager, o Options, clk clock.PassiveClock) (*metrics
 	if err := o.metricsRegistry().Register(metrics.NewStateCollector(mgr.GetClient(), clk)); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
+	if err := o.metricsRegistry().Register(metrics.NewReviewCollector(mgr.GetClient(), clk)); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
 	return recorder, nil
 }
 
@@ -302,6 +305,8 @@ func setupControllers(mgr ctrl.Manager, o Options, clk clock.PassiveClock, recor
 		Client:   mgr.GetClient(),
 		Notifier: notifier,
 		Metrics:  recorder,
+		Clock:    clk,
+		Recorder: mgr.GetEventRecorder("rolegate"),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ApprovalPolicy controller: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -43,12 +45,20 @@ type ApprovalPolicyReconciler struct {
 	// Metrics starts the policy's break-glass and notification-failure
 	// series at zero, so that rate() sees their first increase.
 	Metrics *metrics.Recorder
+	// Clock times reviews (spec.review); nil means the real clock.
+	Clock clock.PassiveClock
+	// Recorder records the review's events (Attested, ReviewOverdue); nil records none.
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=access.rolegate.dev,resources=approvalpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=access.rolegate.dev,resources=approvalpolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=accessdecisions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=access.rolegate.dev,resources=accessdecisions/status,verbs=get;update;patch
 
-// Reconcile sets the policy's Ready and NotificationsDelivered conditions.
+// Reconcile sets the policy's Ready, Overlapping and NotificationsDelivered
+// conditions and its review status (ReviewDue, ReviewOverdue), and comes
+// back when the review's phase changes.
 func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	p := &accessv1alpha1.ApprovalPolicy{}
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
@@ -72,16 +82,23 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	} else {
 		meta.RemoveStatusCondition(&p.Status.Conditions, accessv1alpha1.ConditionNotificationsDelivered)
 	}
+	next, err := r.review(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	r.Metrics.InitPolicy(p)
 	p.Status.ObservedGeneration = p.Generation
 	if statusEqual(before.Status, p.Status) {
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: next}, nil
 	}
 	if err := r.Status().Patch(ctx, p, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return retryConflict(ctx, client.IgnoreNotFound(fmt.Errorf("updating status: %w", err)))
 	}
+	// After the write, which the optimistic lock makes the only one from
+	// this state: a reconcile that read a stale policy records nothing.
+	r.reviewEvents(before, p)
 	logf.FromContext(ctx).V(1).Info("Updated ApprovalPolicy readiness", "ready", status, "reason", reason)
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: next}, nil
 }
 
 func (r *ApprovalPolicyReconciler) readiness(
@@ -298,7 +315,7 @@ func abbreviate(items []string, n int) string {
 }
 
 // SetupWithManager registers the controller; policy, role and namespace
-// changes re-evaluate every policy. Roles and ClusterRoles are watched in full: a
+// changes re-evaluate every policy, and an attestation the policy it names. Roles and ClusterRoles are watched in full: a
 // change of their rules can make an entitlement risky.
 func (r *ApprovalPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := handler.EnqueueRequestsFromMapFunc(r.allPolicies)
@@ -309,7 +326,9 @@ func (r *ApprovalPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&accessv1alpha1.ApprovalPolicy{}, all).
 		Watches(&corev1.Namespace{}, all).
 		Watches(&rbacv1.Role{}, all).
-		Watches(&rbacv1.ClusterRole{}, all)
+		Watches(&rbacv1.ClusterRole{}, all).
+		// An attestation renews the review of the policy it names.
+		Watches(&accessv1alpha1.AccessDecision{}, handler.EnqueueRequestsFromMapFunc(policyForAttestation))
 	if r.Notifier != nil {
 		// A target's delivery health changed: refresh NotificationsDelivered.
 		b = b.WatchesRawSource(source.Channel(r.Notifier.Changes(), &handler.EnqueueRequestForObject{}))

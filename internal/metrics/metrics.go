@@ -47,6 +47,7 @@ func Names() []string {
 		RequestsTotal, TimeToDecisionSeconds, TimeToGrantSeconds, PendingRequests, OldestPendingAge,
 		EscalationsTotal, ActiveGrants, OverdueGrants, RevocationLagSeconds, ValidationFailures,
 		BreakGlassTotal, UnreviewedBreakGlass, NotificationFailures, ReconcileErrors, StandingServiceAccountBindings,
+		PolicyReviewOverdue, PolicyReviewDue,
 	}
 }
 

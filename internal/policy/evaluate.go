@@ -111,7 +111,8 @@ type Result struct {
 	EndReason  string
 	EndMessage string
 	// WaitReason and WaitMessage say why an approved request is not granted
-	// yet under OutcomeWaiting (ServiceAccountNotFound).
+	// yet under OutcomeWaiting (ServiceAccountNotFound, or ReviewOverdue
+	// while the policy's overdue review suspends new grants).
 	WaitReason  string
 	WaitMessage string
 }
@@ -122,46 +123,70 @@ type Result struct {
 // the caller's to keep ended.
 func Evaluate(in Input) Result {
 	r := Result{}
-	req := in.Request
-	p, v := SelectKeeping(in.Policies, in.NamespaceLabels, req, in.CurrentPolicy)
-	if v != nil {
-		r.Violations = []Violation{*v}
-	} else {
-		r.Policy = p
-		r.Violations = Validate(p, req)
-		r.Entitlement = FindEntitlement(p, req.Spec.RoleRef)
-		if r.Entitlement != nil {
-			r.Sensitivity = EffectiveSensitivity(req, r.Entitlement)
-		}
-		if !in.RoleExists {
-			r.Violations = append(r.Violations, roleMissing(req))
-		} else if v := RiskViolation(req, r.Entitlement, in.RoleRisks); v != nil {
-			r.Violations = append(r.Violations, *v)
-		}
-		if req.Spec.Extends != "" {
-			if v := validateExtends(p, req, in.Extends); v != nil {
-				r.Violations = append(r.Violations, *v)
-			}
-		}
-	}
 	granted := !in.GrantedAt.IsZero()
-	if granted {
-		// A shorter maxDuration shortens an active grant (see ExpiresAt)
-		// rather than revoking it.
-		r.Violations = slices.DeleteFunc(r.Violations, func(v Violation) bool {
-			return v.Reason == accessv1alpha1.ReasonDurationTooLong
-		})
-	}
+	r.check(in, granted)
 	if len(r.Violations) > 0 {
 		r.Outcome = OutcomeInvalid
 		if granted {
 			r.Outcome = OutcomePolicyChanged
 		}
-		r.Tally = Tally{Tier: TierState{Index: -1}, Verdicts: invalidVerdicts(req, in.Decisions, r.Violations[0])}
+		r.Tally = Tally{Tier: TierState{Index: -1}, Verdicts: invalidVerdicts(in.Request, in.Decisions, r.Violations[0])}
 		return r
 	}
+	r.Tally = Count(TallyInput{Policy: r.Policy, Entitlement: r.Entitlement, Request: in.Request, Decisions: in.Decisions, Now: in.Now})
+	r.follow(in, granted)
+	if r.Outcome == OutcomeExtended {
+		return r
+	}
+	// A grant that the current policy and decisions no longer approve is cut.
+	if granted && (r.Outcome == OutcomePending || r.Outcome == OutcomeDenied || r.Outcome == OutcomeTimedOut) {
+		r.Outcome = OutcomePolicyChanged
+		r.RequeueAfter = 0
+	}
+	if r.Outcome == OutcomeGrant || r.Outcome == OutcomeScheduled {
+		r.judgeSurroundings(in, granted)
+	}
+	if r.Outcome == OutcomeGrant && !granted {
+		r.holdForReview(in)
+	}
+	return r
+}
 
-	r.Tally = Count(TallyInput{Policy: p, Entitlement: r.Entitlement, Request: req, Decisions: in.Decisions, Now: in.Now})
+// check selects the request's policy and records every way the request
+// fails it. A granted request keeps its grant when only its duration is
+// now too long: a shorter maxDuration shortens it (see ExpiresAt).
+func (r *Result) check(in Input, granted bool) {
+	req := in.Request
+	p, v := SelectKeeping(in.Policies, in.NamespaceLabels, req, in.CurrentPolicy)
+	if v != nil {
+		r.Violations = []Violation{*v}
+		return
+	}
+	r.Policy = p
+	r.Violations = Validate(p, req)
+	r.Entitlement = FindEntitlement(p, req.Spec.RoleRef)
+	if r.Entitlement != nil {
+		r.Sensitivity = EffectiveSensitivity(req, r.Entitlement)
+	}
+	if !in.RoleExists {
+		r.Violations = append(r.Violations, roleMissing(req))
+	} else if v := RiskViolation(req, r.Entitlement, in.RoleRisks); v != nil {
+		r.Violations = append(r.Violations, *v)
+	}
+	if req.Spec.Extends != "" {
+		if v := validateExtends(p, req, in.Extends); v != nil {
+			r.Violations = append(r.Violations, *v)
+		}
+	}
+	if granted {
+		r.Violations = slices.DeleteFunc(r.Violations, func(v Violation) bool {
+			return v.Reason == accessv1alpha1.ReasonDurationTooLong
+		})
+	}
+}
+
+// follow turns the tally of a valid request into its outcome.
+func (r *Result) follow(in Input, granted bool) {
 	switch r.Tally.State {
 	case StatePending:
 		r.Outcome = OutcomePending
@@ -175,52 +200,65 @@ func Evaluate(in Input) Result {
 	case StateRevoked:
 		r.Outcome = OutcomeRevoked
 	case StateApproved:
-		if req.Spec.Extends != "" {
-			r.Outcome = OutcomeExtended
-			return r
-		}
-		maxDuration := MaxDuration(r.Entitlement, req)
-		if st := req.Spec.StartTime; st != nil {
-			r.StartsAt = st.Truncate(time.Second)
-			if !granted && in.Now.Before(r.StartsAt) {
-				r.Outcome = OutcomeScheduled
-				r.ExpiresAt = ExpiresAt(r.StartsAt, req.Spec.Duration.Duration, maxDuration)
-				r.RequeueAfter = Until(in.Now, r.StartsAt)
-				break
-			}
-		}
-		r.GrantedAt = in.GrantedAt
-		if !granted {
-			// API timestamps have second precision; starting the grant on a
-			// whole second keeps expiresAt the same after a round trip.
-			r.GrantedAt = in.Now.Truncate(time.Second)
-		}
-		// A scheduled grant runs from its startTime, however late it began.
-		from := r.GrantedAt
-		if !r.StartsAt.IsZero() {
-			from = r.StartsAt
-		}
-		r.ExpiresAt = ExpiresAt(from, req.Spec.Duration.Duration, maxDuration)
-		if len(in.Extensions) > 0 {
-			r.ExpiresAt, r.Extensions, r.RefusedExtensions = applyExtensions(
-				r.ExpiresAt, in.Extensions, r.Policy.Spec.MaxExtensions, r.Entitlement.MaxDuration.Duration)
-		}
-		if in.Now.Before(r.ExpiresAt) {
-			r.Outcome = OutcomeGrant
-			r.RequeueAfter = Until(in.Now, r.ExpiresAt)
-		} else {
-			r.Outcome = OutcomeExpired
+		r.approved(in, granted)
+	}
+}
+
+// approved times an approved request: an extension holds no grant of its
+// own, a scheduled one waits for its startTime, and a grant runs from when
+// it was (or is now) granted until it expires.
+func (r *Result) approved(in Input, granted bool) {
+	req := in.Request
+	if req.Spec.Extends != "" {
+		r.Outcome = OutcomeExtended
+		return
+	}
+	maxDuration := MaxDuration(r.Entitlement, req)
+	if st := req.Spec.StartTime; st != nil {
+		r.StartsAt = st.Truncate(time.Second)
+		if !granted && in.Now.Before(r.StartsAt) {
+			r.Outcome = OutcomeScheduled
+			r.ExpiresAt = ExpiresAt(r.StartsAt, req.Spec.Duration.Duration, maxDuration)
+			r.RequeueAfter = Until(in.Now, r.StartsAt)
+			return
 		}
 	}
-	// A grant that the current policy and decisions no longer approve is cut.
-	if granted && (r.Outcome == OutcomePending || r.Outcome == OutcomeDenied || r.Outcome == OutcomeTimedOut) {
-		r.Outcome = OutcomePolicyChanged
-		r.RequeueAfter = 0
+	r.GrantedAt = in.GrantedAt
+	if !granted {
+		// API timestamps have second precision; starting the grant on a
+		// whole second keeps expiresAt the same after a round trip.
+		r.GrantedAt = in.Now.Truncate(time.Second)
 	}
-	if r.Outcome == OutcomeGrant || r.Outcome == OutcomeScheduled {
-		r.judgeSurroundings(in, granted)
+	// A scheduled grant runs from its startTime, however late it began.
+	from := r.GrantedAt
+	if !r.StartsAt.IsZero() {
+		from = r.StartsAt
 	}
-	return r
+	r.ExpiresAt = ExpiresAt(from, req.Spec.Duration.Duration, maxDuration)
+	if len(in.Extensions) > 0 {
+		r.ExpiresAt, r.Extensions, r.RefusedExtensions = applyExtensions(
+			r.ExpiresAt, in.Extensions, r.Policy.Spec.MaxExtensions, r.Entitlement.MaxDuration.Duration)
+	}
+	if in.Now.Before(r.ExpiresAt) {
+		r.Outcome = OutcomeGrant
+		r.RequeueAfter = Until(in.Now, r.ExpiresAt)
+	} else {
+		r.Outcome = OutcomeExpired
+	}
+}
+
+// holdForReview keeps a new grant waiting while its policy's review is
+// overdue and the policy suspends new grants (see HeldForReview). An
+// attestation changes the policy's status, which re-evaluates the request.
+func (r *Result) holdForReview(in Input) {
+	s, held := HeldForReview(r.Policy, r.Entitlement, in.Request, in.Now)
+	if !held {
+		return
+	}
+	r.Outcome, r.RequeueAfter = OutcomeWaiting, 0
+	r.GrantedAt, r.ExpiresAt = time.Time{}, time.Time{}
+	r.WaitReason = accessv1alpha1.ReasonReviewOverdue
+	r.WaitMessage = SuspendedMessage(r.Policy, s)
 }
 
 // judgeSurroundings ends or holds back a grant whose namespace or grantee

@@ -26,6 +26,18 @@ const ExtendsIndex = "spec.extends"
 // grant to, as <namespace>/<name>.
 const ServiceAccountIndex = "spec.serviceAccount"
 
+// DecisionPolicyIndex indexes AccessDecisions by the policy they attest.
+const DecisionPolicyIndex = "spec.policy"
+
+// AttestedPolicy is the value of DecisionPolicyIndex for an object.
+func AttestedPolicy(obj client.Object) []string {
+	d, ok := obj.(*accessv1alpha1.AccessDecision)
+	if !ok || d.Spec.Policy == "" {
+		return nil
+	}
+	return []string{d.Spec.Policy}
+}
+
 // DecisionRequest is the value of DecisionRequestIndex for an object.
 func DecisionRequest(obj client.Object) []string {
 	d, ok := obj.(*accessv1alpha1.AccessDecision)
@@ -66,6 +78,7 @@ type Index struct {
 func Indexes() []Index {
 	return []Index{
 		{&accessv1alpha1.AccessDecision{}, DecisionRequestIndex, DecisionRequest},
+		{&accessv1alpha1.AccessDecision{}, DecisionPolicyIndex, AttestedPolicy},
 		{&accessv1alpha1.AccessRequest{}, ExtendsIndex, ExtendedRequest},
 		{&accessv1alpha1.AccessRequest{}, ServiceAccountIndex, GrantedServiceAccount},
 	}

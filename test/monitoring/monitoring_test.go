@@ -84,6 +84,8 @@ var metricTable = map[string]metricInfo{
 	metrics.ReconcileErrors:       {counter, []string{"reason"}},
 
 	metrics.StandingServiceAccountBindings: {gauge, []string{"severity"}},
+	metrics.PolicyReviewOverdue:            {gauge, []string{"policy"}},
+	metrics.PolicyReviewDue:                {gauge, []string{"policy"}},
 }
 
 // labelValues lists the closed sets of label values internal/metrics exports
@@ -577,6 +579,7 @@ func TestExprChecker(t *testing.T) {
 type stateReader struct {
 	requests []accessv1alpha1.AccessRequest
 	bindings []rbacv1.RoleBinding
+	policies []accessv1alpha1.ApprovalPolicy
 }
 
 func (stateReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
@@ -589,6 +592,8 @@ func (r stateReader) List(_ context.Context, list client.ObjectList, _ ...client
 		l.Items = r.requests
 	case *rbacv1.RoleBindingList:
 		l.Items = r.bindings
+	case *accessv1alpha1.ApprovalPolicyList:
+		l.Items = r.policies
 	default:
 		return fmt.Errorf("unexpected list %T", list)
 	}
@@ -636,6 +641,11 @@ func gatherMetrics(t *testing.T) map[string]metricInfo {
 		}}},
 	}
 	if err := reg.Register(metrics.NewStateCollector(reader, clock.RealClock{})); err != nil {
+		t.Fatal(err)
+	}
+	reader.policies = []accessv1alpha1.ApprovalPolicy{{ObjectMeta: metav1.ObjectMeta{Name: "p"},
+		Spec: accessv1alpha1.ApprovalPolicySpec{Review: &accessv1alpha1.PolicyReview{Every: metav1.Duration{Duration: time.Hour}}}}}
+	if err := reg.Register(metrics.NewReviewCollector(reader, clock.RealClock{})); err != nil {
 		t.Fatal(err)
 	}
 	standing, err := metrics.NewStandingBindings(reg)

@@ -8,6 +8,7 @@ import (
 
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -111,6 +112,9 @@ func (v DecisionValidator) Handle(ctx context.Context, req admission.Request) ad
 		return invalid(d, field.ErrorList{field.Forbidden(reviewerPath,
 			"does not match the authenticated user; rolegate writes it at admission, remove it from the manifest")})
 	}
+	if d.Spec.Policy != "" {
+		return v.attestation(ctx, req.Namespace, d)
+	}
 	ar := &accessv1alpha1.AccessRequest{}
 	err := v.APIReader.Get(ctx, types.NamespacedName{Namespace: req.Namespace, Name: d.Spec.Request}, ar)
 	if apierrors.IsNotFound(err) {
@@ -167,6 +171,33 @@ func (v DecisionValidator) judge(
 	return res.Tally.Verdicts[pendingName], nil
 }
 
+// attestation admits an Attest decision only when it would count: the
+// policy exists and has a review, the namespace is one it governs, and the
+// reviewer is one of its review's reviewers.
+func (v DecisionValidator) attestation(ctx context.Context, namespace string, d *accessv1alpha1.AccessDecision) admission.Response {
+	p := &accessv1alpha1.ApprovalPolicy{}
+	switch err := v.Reader.Get(ctx, types.NamespacedName{Name: d.Spec.Policy}, p); {
+	case apierrors.IsNotFound(err):
+		p = nil
+	case err != nil:
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	governed := false
+	if p != nil {
+		ns := &corev1.Namespace{}
+		if err := v.Reader.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		governed = policy.Governs(p, ns.Labels)
+	}
+	d.Namespace = namespace
+	verdict := policy.JudgeAttestation(p, d, governed)
+	if !verdict.Counted {
+		return denyDecision(d, verdict.Reason, verdict.Message)
+	}
+	return admission.Allowed(verdict.Message)
+}
+
 var reviewerPath = field.NewPath("spec", "reviewer")
 
 // denyDecision names the field a refused decision is about and the reason
@@ -178,6 +209,10 @@ func denyDecision(d *accessv1alpha1.AccessDecision, reason, msg string) admissio
 		path = field.NewPath("spec", "request")
 	case accessv1alpha1.ReasonRequestReplaced:
 		path = field.NewPath("spec", "requestUID")
+	case accessv1alpha1.ReasonPolicyNotFound, accessv1alpha1.ReasonReviewNotConfigured:
+		path = field.NewPath("spec", "policy")
+	case accessv1alpha1.ReasonNamespaceNotGoverned:
+		path = field.NewPath("metadata", "namespace")
 	}
 	return invalid(d, field.ErrorList{field.Forbidden(path, fmt.Sprintf("%s (%s)", msg, reason))})
 }

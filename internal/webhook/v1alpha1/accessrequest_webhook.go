@@ -177,6 +177,11 @@ func (v Validator) Handle(ctx context.Context, req admission.Request) admission.
 	if w := v.serviceAccountWarning(ctx, ar); w != "" {
 		warnings = append(warnings, w)
 	}
+	if s, held := policy.HeldForReview(res.Policy, res.Entitlement, ar, now); held {
+		warnings = append(warnings, fmt.Sprintf("the review of ApprovalPolicy %s was due at %s and new grants under it "+
+			"are held back (onOverdue: SuspendNewGrants): this request can be approved, and is granted once a reviewer attests the policy",
+			res.Policy.Name, s.DueAt.UTC().Format(time.RFC3339)))
+	}
 	return admission.Allowed("").WithWarnings(warnings...)
 }
 
