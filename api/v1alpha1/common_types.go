@@ -26,9 +26,10 @@ const (
 	RevokeFinalizer = "access.rolegate.dev/revoke"
 	// ExpiresAtAnnotation records on a managed RoleBinding when it expires,
 	// for people and for the overdue-grants metric. The controller decides
-	// expiry from the request; the expiry revoker of every replica deletes a
-	// binding once this time has passed (controller.ExpiryRevoker), so that
-	// access ends on time while a new leader is being elected.
+	// expiry from the request; the expiry revoker of every replica that does
+	// not lead deletes a binding once this time has passed
+	// (controller.ExpiryRevoker), so that access ends on time while a new
+	// leader is being elected.
 	ExpiresAtAnnotation = "access.rolegate.dev/expires-at"
 )
 

@@ -283,6 +283,10 @@ func setupControllers(mgr ctrl.Manager, o Options, clk clock.PassiveClock, recor
 	if w == nil {
 		w = os.Stdout
 	}
+	// Every replica revokes overdue bindings with its expiry revoker until
+	// it leads and its controller revokes at expiry itself
+	// (docs/operations.md#high-availability-leader-loss-and-the-expiry-revoker).
+	handoff := controller.NewExpiryHandoff()
 	if err := (&controller.AccessRequestReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
@@ -293,12 +297,12 @@ func setupControllers(mgr ctrl.Manager, o Options, clk clock.PassiveClock, recor
 		Notifier:                notifier,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 		RecheckInterval:         o.RecheckInterval,
+		ExpiryHandoff:           handoff,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the AccessRequest controller: %w", err)
 	}
-	// Every replica, not only the leader, revokes overdue bindings (docs/operations.md#high-availability).
 	if err := mgr.Add(&controller.ExpiryRevoker{Reader: mgr.GetClient(), Writer: mgr.GetClient(), Clock: clk,
-		Log: ctrl.Log.WithName("expiry-revoker")}); err != nil {
+		Handoff: handoff, Log: ctrl.Log.WithName("expiry-revoker")}); err != nil {
 		return fmt.Errorf("adding the expiry revoker: %w", err)
 	}
 	if err := (&controller.ApprovalPolicyReconciler{

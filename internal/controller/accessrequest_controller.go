@@ -51,6 +51,9 @@ type AccessRequestReconciler struct {
 	// on the monotonic clock while expiry is wall-clock time: rechecking
 	// bounds how late a grant ends when the wall clock jumps forward.
 	RecheckInterval time.Duration
+	// ExpiryHandoff is taken over once the controller revokes expired
+	// grants itself, which stops the replica's ExpiryRevoker; nil for none.
+	ExpiryHandoff *ExpiryHandoff
 }
 
 // DefaultRecheckInterval is the default RecheckInterval.
@@ -589,7 +592,7 @@ func (r *AccessRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Audit == nil {
 		r.Audit = audit.Discard{}
 	}
-	expiries := newExpirySource(mgr.GetCache(), timerClock(r.Clock))
+	expiries := newExpirySource(mgr.GetCache(), timerClock(r.Clock), r.ExpiryHandoff)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&accessv1alpha1.AccessRequest{}).
 		Named("accessrequest").

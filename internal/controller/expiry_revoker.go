@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -21,10 +22,12 @@ import (
 const DefaultExpiryRevokerInterval = time.Second
 
 // ExpiryRevoker deletes rolegate's RoleBindings whose expires-at annotation
-// has passed. Every replica runs one, the leader and the standbys alike, so
-// that a grant ends on time even while the lease of a lost leader has not
-// run out yet; the leader's AccessRequest controller still decides expiry
-// from the request and writes the request's status.
+// has passed, on a replica whose AccessRequest controller is not running:
+// every replica starts one, so that a grant ends on time even while the
+// lease of a lost leader has not run out yet. Once the replica leads and
+// its controller has synced, the controller revokes at expiry itself
+// (expiry_schedule.go, expiry_first.go) and the revoker stops (see
+// ExpiryHandoff): one replica never revokes the same grant twice.
 //
 // It deletes only with a precondition on the binding's UID and
 // resourceVersion: a binding that the leader rewrote since the revoker read
@@ -42,19 +45,56 @@ type ExpiryRevoker struct {
 	Interval time.Duration
 	// Log receives one line per revoked binding.
 	Log logr.Logger
+	// Handoff, once taken over, stops the revoker; nil never stops it.
+	Handoff *ExpiryHandoff
+}
+
+// ExpiryHandoff passes the revocation of expired grants from a replica's
+// ExpiryRevoker to its AccessRequest controller. The controller takes it
+// over when its expiry source has synced, which happens only once the
+// replica leads (the controller does not warm up its sources before);
+// its workers start right after, and the expiries that fell due meanwhile
+// are queued first, at RevocationPriority.
+type ExpiryHandoff struct {
+	once sync.Once
+	done chan struct{}
+}
+
+// NewExpiryHandoff returns a handoff that has not been taken over.
+func NewExpiryHandoff() *ExpiryHandoff { return &ExpiryHandoff{done: make(chan struct{})} }
+
+// TakenOver is closed once the controller revokes at expiry; nil for a nil
+// handoff (a channel that is never closed).
+func (h *ExpiryHandoff) TakenOver() <-chan struct{} {
+	if h == nil {
+		return nil
+	}
+	return h.done
+}
+
+func (h *ExpiryHandoff) takeOver() {
+	if h != nil {
+		h.once.Do(func() { close(h.done) })
+	}
 }
 
 // NeedLeaderElection is false: standbys revoke too (see ExpiryRevoker).
 func (e *ExpiryRevoker) NeedLeaderElection() bool { return false }
 
-// Start runs passes until ctx ends. A failed pass is logged and retried on
-// the next one.
+// Start runs passes until ctx ends or the handoff is taken over. A failed
+// pass is logged and retried on the next one.
 func (e *ExpiryRevoker) Start(ctx context.Context) error {
 	interval := e.Interval
 	if interval <= 0 {
 		interval = DefaultExpiryRevokerInterval
 	}
 	for {
+		select {
+		case <-e.Handoff.TakenOver():
+			e.Log.Info("this replica's AccessRequest controller revokes expired grants from now on")
+			return nil
+		default:
+		}
 		wait := interval
 		next, err := e.RevokeExpired(ctx)
 		if err != nil {
@@ -67,6 +107,8 @@ func (e *ExpiryRevoker) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-e.Handoff.TakenOver():
+			t.Stop()
 		case <-t.C:
 		}
 	}

@@ -164,11 +164,15 @@ func (s *expirySchedule) handler() handler.TypedEventHandler[client.Object, reco
 type expirySource struct {
 	source.SyncingSource
 	sched *expirySchedule
+	// handoff is taken over once the schedule has synced: from then on this
+	// replica's ExpiryRevoker leaves revocation to the controller.
+	handoff *ExpiryHandoff
 }
 
-func newExpirySource(c cache.Cache, clk clock.Clock) *expirySource {
+func newExpirySource(c cache.Cache, clk clock.Clock, handoff *ExpiryHandoff) *expirySource {
 	s := newExpirySchedule(clk)
-	return &expirySource{SyncingSource: source.Kind[client.Object](c, &accessv1alpha1.AccessRequest{}, s.handler()), sched: s}
+	return &expirySource{SyncingSource: source.Kind[client.Object](c, &accessv1alpha1.AccessRequest{}, s.handler()),
+		sched: s, handoff: handoff}
 }
 
 // reconciler wraps r so that the requests this source queues at their
@@ -187,6 +191,16 @@ func (e *expirySource) Start(ctx context.Context, q workqueue.TypedRateLimitingI
 	e.sched.mu.Unlock()
 	go e.sched.run(ctx)
 	return e.SyncingSource.Start(ctx, q)
+}
+
+// WaitForSync waits for the AccessRequests to be in the cache, hence every
+// live grant's expiry in the schedule, and then takes the handoff over.
+func (e *expirySource) WaitForSync(ctx context.Context) error {
+	if err := e.SyncingSource.WaitForSync(ctx); err != nil {
+		return err
+	}
+	e.handoff.takeOver()
+	return nil
 }
 
 type expiryEntry struct {
