@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,20 +29,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if !utils.UseControlPlane() {
-		os.Exit(m.Run()) // every test here skips through RequireEnvtest
-	}
-	env, c, k, err := utils.StartControlPlane(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cfg, k8s = c, k
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-	}
-	os.Exit(code)
+	os.Exit(utils.RunWithControlPlane(m, func(c *rest.Config, k client.Client) (func(), error) {
+		cfg, k8s = c, k
+		return nil, nil
+	}))
 }
 
 // start runs a manager built with o until the test ends.

@@ -40,27 +40,16 @@ var (
 
 func TestMain(m *testing.M) {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
-	if !utils.UseControlPlane() {
-		// The fake-client tests run; the others skip through newWorld.
-		os.Exit(m.Run())
-	}
-	env, c, k, err := utils.StartControlPlane(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cfg, k8s = c, k
-	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: notifyNamespace}}); err != nil {
-		fmt.Fprintln(os.Stderr, "creating the notification namespace:", err)
-		os.Exit(1)
-	}
-	manager = startManager()
-	code := m.Run()
-	manager.Stop()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-	}
-	os.Exit(code)
+	// Without a control plane the fake-client tests run; the others skip
+	// through newWorld.
+	os.Exit(utils.RunWithControlPlane(m, func(c *rest.Config, k client.Client) (func(), error) {
+		cfg, k8s = c, k
+		if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: notifyNamespace}}); err != nil {
+			return nil, fmt.Errorf("creating the notification namespace: %w", err)
+		}
+		manager = startManager()
+		return manager.Stop, nil
+	}))
 }
 
 func zapLevel() zapcore.Level {

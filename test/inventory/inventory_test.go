@@ -9,7 +9,6 @@ package inventory_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -42,24 +41,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if !utils.UseControlPlane() {
-		os.Exit(m.Run()) // every test here skips through RequireEnvtest
-	}
-	env, c, k, err := utils.StartControlPlane(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cfg, k8s = c, k
-	if root, err = utils.RepoRoot(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-	}
-	os.Exit(code)
+	os.Exit(utils.RunWithControlPlane(m, func(c *rest.Config, k client.Client) (func(), error) {
+		cfg, k8s = c, k
+		var err error
+		root, err = utils.RepoRoot()
+		return nil, err
+	}))
 }
 
 func create(t *testing.T, objs ...client.Object) {

@@ -36,18 +36,10 @@ var (
 
 func TestMain(m *testing.M) {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.DPanicLevel)))
-	if !utils.UseControlPlane() {
-		os.Exit(m.Run()) // every test here skips through RequireEnvtest
-	}
-	env, c, k, err := utils.StartControlPlane(nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	cfg, k8s = c, k
-	code := m.Run()
-	_ = env.Stop()
-	os.Exit(code)
+	os.Exit(utils.RunWithControlPlane(m, func(c *rest.Config, k client.Client) (func(), error) {
+		cfg, k8s = c, k
+		return nil, nil
+	}))
 }
 
 const (

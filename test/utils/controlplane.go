@@ -2,7 +2,9 @@ package utils
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"testing"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,4 +43,36 @@ func StartControlPlane(edit func(env *envtest.Environment, root string)) (*envte
 		return nil, nil, nil, fmt.Errorf("creating client: %w", err)
 	}
 	return env, cfg, c, nil
+}
+
+// RunWithControlPlane runs a package's tests from its TestMain and returns
+// the exit code for os.Exit. Without a control plane (see UseControlPlane)
+// the tests run as they are, and those that need one skip through
+// RequireEnvtest. With one, it starts kube-apiserver and etcd with
+// rolegate's CRDs, calls setup with their config and client, runs the
+// tests, calls the teardown setup returned (when not nil) and stops the
+// control plane. A failed start or setup fails the run with its reason.
+func RunWithControlPlane(m *testing.M, setup func(cfg *rest.Config, k client.Client) (teardown func(), err error)) int {
+	if !UseControlPlane() {
+		return m.Run()
+	}
+	env, cfg, k, err := StartControlPlane(nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
+		}
+	}()
+	teardown, err := setup(cfg, k)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if teardown != nil {
+		defer teardown()
+	}
+	return m.Run()
 }
