@@ -127,7 +127,8 @@ type clientFactory interface {
 type flagsFactory struct {
 	flags     *genericclioptions.ConfigFlags
 	newClient func(*rest.Config) (client.Client, error)
-	// errOut receives the notes about roles the user may not read.
+	// errOut receives the notes about roles the user may not read and the
+	// API server's warnings.
 	errOut io.Writer
 }
 
@@ -136,6 +137,9 @@ func (f *flagsFactory) Client() (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Admission warnings (a request held back for review, a tag near its
+	// limit) reach the user the way kubectl shows them.
+	cfg.WarningHandler = rest.NewWarningWriter(f.errOut, rest.WarningWriterOptions{Deduplicate: true})
 	c, err := f.newClient(cfg)
 	if err != nil {
 		return nil, err
