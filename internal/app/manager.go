@@ -283,6 +283,8 @@ func setupControllers(mgr ctrl.Manager, o Options, clk clock.PassiveClock, recor
 	if w == nil {
 		w = os.Stdout
 	}
+	// One sink for both controllers, so their lines never interleave.
+	sink := audit.NewJSONSink(w)
 	// Every replica revokes overdue bindings with its expiry revoker until
 	// it leads and its controller revokes at expiry itself
 	// (docs/operations.md#high-availability-leader-loss-and-the-expiry-revoker).
@@ -292,7 +294,7 @@ func setupControllers(mgr ctrl.Manager, o Options, clk clock.PassiveClock, recor
 		APIReader:               mgr.GetAPIReader(),
 		Clock:                   clk,
 		Recorder:                mgr.GetEventRecorder("rolegate"),
-		Audit:                   audit.NewJSONSink(w),
+		Audit:                   sink,
 		Metrics:                 recorder,
 		Notifier:                notifier,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
@@ -307,6 +309,7 @@ func setupControllers(mgr ctrl.Manager, o Options, clk clock.PassiveClock, recor
 	}
 	if err := (&controller.ApprovalPolicyReconciler{
 		Client:   mgr.GetClient(),
+		Audit:    sink,
 		Notifier: notifier,
 		Metrics:  recorder,
 		Clock:    clk,

@@ -23,20 +23,24 @@ type Reviewer struct {
 	Time     time.Time `json:"time"`
 }
 
-// Record is one state change of an AccessRequest.
+// Record is one state change of an AccessRequest, or an attestation that
+// recertified an ApprovalPolicy (Event Attested: Attestation names the
+// AccessDecision, UID is its UID, and Request, Role and ServiceAccount are
+// empty).
 type Record struct {
 	// Event is the transition, as the Kubernetes event reason (Granted, Revoked, ...).
-	Event     string `json:"event"`
-	Request   string `json:"request"`
-	Namespace string `json:"namespace"`
-	UID       string `json:"uid"`
-	Policy    string `json:"policy,omitempty"`
-	Requester string `json:"requester,omitempty"`
-	Via       string `json:"via,omitempty"`
+	Event       string `json:"event"`
+	Request     string `json:"request,omitempty"`
+	Attestation string `json:"attestation,omitempty"`
+	Namespace   string `json:"namespace"`
+	UID         string `json:"uid"`
+	Policy      string `json:"policy,omitempty"`
+	Requester   string `json:"requester,omitempty"`
+	Via         string `json:"via,omitempty"`
 	// Reviewers are the approvers and other reviewers whose decisions counted.
 	Reviewers      []Reviewer `json:"reviewers,omitempty"`
-	Role           string     `json:"role"`
-	ServiceAccount string     `json:"serviceAccount"`
+	Role           string     `json:"role,omitempty"`
+	ServiceAccount string     `json:"serviceAccount,omitempty"`
 	// Tags and Justification are the request's, in full: the audit keeps
 	// what the approvers were shown. JSON escapes every control character,
 	// so a justification over several lines stays one line of the log.

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/metrics"
 	"rolegate.dev/rolegate/internal/notify"
 	"rolegate.dev/rolegate/internal/policy"
@@ -49,6 +50,9 @@ type ApprovalPolicyReconciler struct {
 	Clock clock.PassiveClock
 	// Recorder records the review's events (Attested, ReviewOverdue); nil records none.
 	Recorder events.EventRecorder
+	// Audit receives one line per attestation that recertified the policy;
+	// nil writes none.
+	Audit audit.Sink
 }
 
 // +kubebuilder:rbac:groups=access.rolegate.dev,resources=approvalpolicies,verbs=get;list;watch
@@ -82,7 +86,7 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	} else {
 		meta.RemoveStatusCondition(&p.Status.Conditions, accessv1alpha1.ConditionNotificationsDelivered)
 	}
-	next, err := r.review(ctx, p)
+	next, attested, err := r.review(ctx, p)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -96,7 +100,7 @@ func (r *ApprovalPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	// After the write, which the optimistic lock makes the only one from
 	// this state: a reconcile that read a stale policy records nothing.
-	r.reviewEvents(before, p)
+	r.reviewEvents(ctx, before, p, attested)
 	logf.FromContext(ctx).V(1).Info("Updated ApprovalPolicy readiness", "ready", status, "reason", reason)
 	return ctrl.Result{RequeueAfter: next}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/policy"
 	"rolegate.dev/rolegate/internal/snapshot"
 )
@@ -31,18 +32,20 @@ func policyForAttestation(_ context.Context, obj client.Object) []reconcile.Requ
 // attestation that counted, when the next review is due, and the
 // ReviewDue and ReviewOverdue conditions. It tells each attestation whether
 // it counted and returns when the review's phase next changes by time alone
-// (zero if never).
-func (r *ApprovalPolicyReconciler) review(ctx context.Context, p *accessv1alpha1.ApprovalPolicy) (time.Duration, error) {
+// (zero if never), and the attestation that counts last (nil if none).
+func (r *ApprovalPolicyReconciler) review(ctx context.Context, p *accessv1alpha1.ApprovalPolicy) (
+	time.Duration, *accessv1alpha1.AccessDecision, error,
+) {
 	if p.Spec.Review == nil {
 		p.Status.LastReviewed, p.Status.LastReviewedBy, p.Status.ReviewDueAt = nil, "", nil
 		meta.RemoveStatusCondition(&p.Status.Conditions, accessv1alpha1.ConditionReviewDue)
 		meta.RemoveStatusCondition(&p.Status.Conditions, accessv1alpha1.ConditionReviewOverdue)
-		return 0, nil
+		return 0, nil, nil
 	}
 	now := r.now()
 	judged, err := r.attestations(ctx, p)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var last time.Time
 	p.Status.LastReviewed, p.Status.LastReviewedBy = nil, ""
@@ -57,7 +60,7 @@ func (r *ApprovalPolicyReconciler) review(ctx context.Context, p *accessv1alpha1
 	if p.Spec.Review.IncludeGrantsLongerThan != nil && s.Phase != policy.ReviewCurrent {
 		var requests accessv1alpha1.AccessRequestList
 		if err := r.List(ctx, &requests); err != nil {
-			return 0, fmt.Errorf("listing AccessRequests: %w", err)
+			return 0, nil, fmt.Errorf("listing AccessRequests: %w", err)
 		}
 		long = policy.LongGrants(p, requests.Items, now)
 	}
@@ -83,7 +86,7 @@ func (r *ApprovalPolicyReconciler) review(ctx context.Context, p *accessv1alpha1
 		// list of long grants while the review is open.
 		next = min(cmp.Or(next, longGrantsRefresh), longGrantsRefresh)
 	}
-	return next, nil
+	return next, judged.Last, nil
 }
 
 // longGrantsRefresh is how often an open review's list of long grants is
@@ -134,17 +137,27 @@ func (r *ApprovalPolicyReconciler) writeCounted(ctx context.Context, d *accessv1
 	return nil
 }
 
-// reviewEvents records an attestation that renewed the review (Attested)
-// and a review that became overdue (ReviewOverdue, Warning).
-func (r *ApprovalPolicyReconciler) reviewEvents(before, after *accessv1alpha1.ApprovalPolicy) {
-	if r.Recorder == nil || after.Spec.Review == nil {
+// reviewEvents records an attestation that renewed the review (Attested,
+// as an event and an audit line) and a review that became overdue
+// (ReviewOverdue, Warning). attested is the attestation that counts last.
+func (r *ApprovalPolicyReconciler) reviewEvents(ctx context.Context, before, after *accessv1alpha1.ApprovalPolicy,
+	attested *accessv1alpha1.AccessDecision) {
+	if after.Spec.Review == nil {
 		return
 	}
 	last, prev := after.Status.LastReviewed, before.Status.LastReviewed
 	if last != nil && (prev == nil || last.After(prev.Time)) {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonAttested, "Attest",
-			"%s attested the policy; the next review is due at %s", after.Status.LastReviewedBy,
+		msg := fmt.Sprintf("%s attested the policy; the next review is due at %s", after.Status.LastReviewedBy,
 			after.Status.ReviewDueAt.UTC().Format(time.RFC3339))
+		if r.Recorder != nil {
+			r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, accessv1alpha1.ReasonAttested, "Attest", "%s", msg)
+		}
+		if r.Audit != nil && attested != nil {
+			r.Audit.Write(ctx, attestationRecord(after, attested, msg))
+		}
+	}
+	if r.Recorder == nil {
+		return
 	}
 	was := meta.IsStatusConditionTrue(before.Status.Conditions, accessv1alpha1.ConditionReviewOverdue)
 	c := meta.FindStatusCondition(after.Status.Conditions, accessv1alpha1.ConditionReviewOverdue)
@@ -167,4 +180,14 @@ func conditionStatus(b bool) metav1.ConditionStatus {
 		return metav1.ConditionTrue
 	}
 	return metav1.ConditionFalse
+}
+
+// attestationRecord is the audit line of an attestation that recertified p.
+func attestationRecord(p *accessv1alpha1.ApprovalPolicy, d *accessv1alpha1.AccessDecision, msg string) audit.Record {
+	return audit.Record{
+		Event: accessv1alpha1.ReasonAttested, Attestation: d.Name, Namespace: d.Namespace, UID: string(d.UID), Policy: p.Name,
+		Reviewers: []audit.Reviewer{{Username: d.Spec.Reviewer.Username, Decision: string(d.Spec.Decision),
+			Time: d.CreationTimestamp.UTC()}},
+		Reason: accessv1alpha1.ReasonAttested, Message: msg,
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/audit"
 	"rolegate.dev/rolegate/internal/snapshot"
 )
 
@@ -44,7 +45,8 @@ func TestPolicyReviewStatusFollowsTheClockAndAttestations(t *testing.T) {
 	c := b.Build()
 	clk := clocktesting.NewFakeClock(t0.Add(time.Minute))
 	rec := events.NewFakeRecorder(10)
-	r := &ApprovalPolicyReconciler{Client: c, Clock: clk, Recorder: rec}
+	trail := &recordingSink{}
+	r := &ApprovalPolicyReconciler{Client: c, Clock: clk, Recorder: rec, Audit: trail}
 	step := func(at time.Duration) (*accessv1alpha1.ApprovalPolicy, time.Duration) {
 		t.Helper()
 		clk.SetTime(t0.Add(at))
@@ -101,6 +103,7 @@ func TestPolicyReviewStatusFollowsTheClockAndAttestations(t *testing.T) {
 		}
 	}
 	got, _ = step(91*reviewDay + time.Minute)
+	step(91*reviewDay + 2*time.Minute) // a later pass: nothing new to record
 	if got.Status.LastReviewedBy != "carol" || !got.Status.ReviewDueAt.Time.Equal(t0.Add(181*reviewDay)) {
 		t.Errorf("after carol's attestation: lastReviewedBy %q, reviewDueAt %s", got.Status.LastReviewedBy, got.Status.ReviewDueAt)
 	}
@@ -126,6 +129,14 @@ func TestPolicyReviewStatusFollowsTheClockAndAttestations(t *testing.T) {
 		t.Errorf("events %q, want one ReviewOverdue then one Attested", recorded)
 	}
 	rec.Events = make(chan string, 10)
+	if len(trail.records) != 1 {
+		t.Fatalf("audit lines %+v, want one for carol's attestation", trail.records)
+	}
+	if a := trail.records[0]; a.Event != accessv1alpha1.ReasonAttested || a.Attestation != "by-carol" || a.Namespace != "payments" ||
+		a.Policy != "payments" || a.Request != "" || len(a.Reviewers) != 1 || a.Reviewers[0].Username != "carol" ||
+		a.Reviewers[0].Decision != string(accessv1alpha1.DecisionAttest) || !strings.Contains(a.Message, "next review is due at") {
+		t.Errorf("attestation audit line %+v", a)
+	}
 
 	// Removing the review clears what it wrote.
 	got.Spec.Review = nil
@@ -138,3 +149,8 @@ func TestPolicyReviewStatusFollowsTheClockAndAttestations(t *testing.T) {
 		t.Errorf("without a review: status %+v, requeue %s", got.Status, requeue)
 	}
 }
+
+// recordingSink keeps the audit records written to it.
+type recordingSink struct{ records []audit.Record }
+
+func (s *recordingSink) Write(_ context.Context, r audit.Record) { s.records = append(s.records, r) }
