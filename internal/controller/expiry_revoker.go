@@ -17,6 +17,10 @@ import (
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
 
+// HandoffMessage is what a replica's expiry revoker logs when it stops
+// because the replica's AccessRequest controller revokes at expiry.
+const HandoffMessage = "this replica's AccessRequest controller revokes expired grants from now on"
+
 // DefaultExpiryRevokerInterval is how often an ExpiryRevoker looks for
 // overdue bindings when none is due sooner.
 const DefaultExpiryRevokerInterval = time.Second
@@ -91,7 +95,7 @@ func (e *ExpiryRevoker) Start(ctx context.Context) error {
 	for {
 		select {
 		case <-e.Handoff.TakenOver():
-			e.Log.Info("this replica's AccessRequest controller revokes expired grants from now on")
+			e.Log.Info(HandoffMessage)
 			return nil
 		default:
 		}

@@ -26,6 +26,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
+	"rolegate.dev/rolegate/internal/controller"
 	rgscheme "rolegate.dev/rolegate/internal/scheme"
 	"rolegate.dev/rolegate/test/utils"
 )
@@ -297,6 +298,19 @@ func leaderLoss(t *testing.T, c *clients, f *figures) {
 		}
 		if n := len(by[accessv1alpha1.ReasonExpired]); n != fleetSize {
 			return fmt.Errorf("%d of %d Expired", n, fleetSize)
+		}
+		return nil
+	})
+	// The new leader's revoker stopped once its controller took over: one
+	// revocation mechanism per replica.
+	leader, _ := leaderPod(t)
+	poll(t, time.Minute, "the new leader's expiry revoker handed over", func() error {
+		logs, err := kubectl(t, nil, "-n", ns, "logs", leader)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(logs, controller.HandoffMessage) {
+			return fmt.Errorf("pod %s has not logged %q", leader, controller.HandoffMessage)
 		}
 		return nil
 	})
