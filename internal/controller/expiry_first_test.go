@@ -117,9 +117,10 @@ func (ts *twoStep) grant(t *testing.T) time.Time {
 
 // TestExpiredGrantIsRevokedInTwoPasses: the pass fired at a grant's expiry
 // deletes its RoleBinding and writes nothing else, then asks to come back
-// at RecordPriority; that second pass records Expired and revokedAt,
-// announces it and releases the finalizer. The writes are the same as
-// those of one ordinary pass.
+// at RecordPriority; that second pass records Expired and revokedAt and
+// announces it, with one write; the next pass (the status write's own
+// watch event brings it) releases the finalizer. The writes are those of
+// one ordinary pass.
 func TestExpiredGrantIsRevokedInTwoPasses(t *testing.T) {
 	ts := newTwoStep(t)
 	ts.clock.SetTime(ts.grant(t))
@@ -146,15 +147,15 @@ func TestExpiredGrantIsRevokedInTwoPasses(t *testing.T) {
 
 	res, w = ts.pass(t, "view-req", false)
 	if res.Priority != nil || res.RequeueAfter != 0 {
-		t.Fatalf("second pass = %+v, want nothing more to do", res)
+		t.Fatalf("second pass = %+v, want no requeue: its status write's watch event brings the request back", res)
 	}
-	if w["status AccessRequest"] != 1 || w["patch AccessRequest"] != 1 || len(w) != 2 {
-		t.Fatalf("second pass wrote %v, want one status write and the finalizer's release", w)
+	if w["status AccessRequest"] != 1 || len(w) != 1 {
+		t.Fatalf("second pass wrote %v, want the status only", w)
 	}
 	ar = ts.request(t, "view-req")
 	if readyReason(ar) != accessv1alpha1.ReasonExpired || ar.Status.RevokedAt == nil ||
-		controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
-		t.Fatalf("after the second pass: ready %s, revokedAt %v, finalizers %v; want Expired, recorded, released",
+		!controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) {
+		t.Fatalf("after the second pass: ready %s, revokedAt %v, finalizers %v; want Expired, recorded, not yet released",
 			readyReason(ar), ar.Status.RevokedAt, ar.Finalizers)
 	}
 	if evs := strings.Join(ts.events(), "\n"); !strings.Contains(evs, "Normal Expired") {
@@ -162,6 +163,18 @@ func TestExpiredGrantIsRevokedInTwoPasses(t *testing.T) {
 	}
 	if !strings.Contains(ts.audit.String(), `"event":"Expired"`) {
 		t.Errorf("second pass audited %q, want the Expired line", ts.audit.String())
+	}
+	ts.audit.Reset()
+
+	res, w = ts.pass(t, "view-req", false)
+	if w["patch AccessRequest"] != 1 || len(w) != 1 || res.RequeueAfter != 0 {
+		t.Fatalf("third pass wrote %v (result %+v), want the finalizer's release only", w, res)
+	}
+	if ar = ts.request(t, "view-req"); controllerutil.ContainsFinalizer(ar, accessv1alpha1.RevokeFinalizer) || readyReason(ar) != accessv1alpha1.ReasonExpired {
+		t.Fatalf("after the third pass: ready %s, finalizers %v; want Expired and released", readyReason(ar), ar.Finalizers)
+	}
+	if evs, lines := ts.events(), ts.audit.String(); len(evs) != 0 || lines != "" {
+		t.Fatalf("releasing the finalizer announced %v / %q again", evs, lines)
 	}
 }
 
@@ -239,9 +252,9 @@ func TestFiredPassFallsThroughWhenNothingHasExpired(t *testing.T) {
 }
 
 // An expired grant whose binding is already gone (deleted by hand, or by
-// the expiry revoker of another replica) has nothing to revoke first: the
-// fired pass records the expiry at once.
-func TestFiredPassRecordsAtOnceWhenTheBindingIsGone(t *testing.T) {
+// the expiry revoker of another replica) has nothing to delete, but its
+// record still waits for RecordPriority, behind the revocations that do.
+func TestFiredPassDefersTheRecordWhenTheBindingIsGone(t *testing.T) {
 	ts := newTwoStep(t)
 	expiresAt := ts.grant(t)
 	ts.clock.SetTime(expiresAt.Add(time.Second))
@@ -251,8 +264,11 @@ func TestFiredPassRecordsAtOnceWhenTheBindingIsGone(t *testing.T) {
 		}
 	}
 	res, w := ts.pass(t, "view-req", true)
-	if res.Priority != nil || w["status AccessRequest"] != 1 || w["patch AccessRequest"] != 1 {
-		t.Fatalf("fired pass = %+v, wrote %v; want Expired recorded and the finalizer released at once", res, w)
+	if res.Priority == nil || *res.Priority != RecordPriority || len(w) != 0 {
+		t.Fatalf("fired pass = priority %s, wrote %v; want nothing written and a requeue at RecordPriority", priority(res), w)
+	}
+	if _, w = ts.pass(t, "view-req", false); w["status AccessRequest"] != 1 || len(w) != 1 {
+		t.Fatalf("record pass wrote %v, want the status only", w)
 	}
 	if ar := ts.request(t, "view-req"); readyReason(ar) != accessv1alpha1.ReasonExpired || ar.Status.RevokedAt == nil {
 		t.Fatalf("ready %s, revokedAt %v; want Expired, recorded", readyReason(ar), ar.Status.RevokedAt)
