@@ -36,7 +36,7 @@ func (b *bench) clusteredExpiry(n int) {
 	b.checkExpiresAt(nm, expiresAt)
 	// Count only the revocations' writes: the grants' have landed by now.
 	time.Sleep(time.Until(expiresAt.Add(-time.Second)))
-	before, beforeD := b.writes.snap(), b.writes.times()
+	before, beforeD, p0 := b.writes.snap(), b.writes.times(), readPasses()
 	must(b.obs.waitAll(b.ctx, b.obs.gone, nm, time.Until(expiresAt)+10*time.Minute, prefix+" bindings gone"), prefix)
 	lags := b.expiryLags(nm)
 	must(b.obs.waitAll(b.ctx, b.obs.recorded, nm, 10*time.Minute, prefix+" revocations recorded"), prefix)
@@ -47,10 +47,11 @@ func (b *bench) clusteredExpiry(n int) {
 	c := &Clustered{N: n, P50Ms: ms(pct(lags, .5)), P99Ms: ms(pct(lags, .99)), MaxMs: ms(pct(lags, 1)),
 		RecordedP99Ms:       ms(pct(recorded, .99)),
 		WritesPerRevocation: float64(total(wd)) / float64(n), WritesByVerb: wd,
-		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times())}
+		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times()), Passes: readPasses().since(p0, n)}
 	b.res.Expiry.Clustered[key] = c
-	logf("clustered expiry %d: binding gone after p50 %.0fms p99 %.0fms max %.0fms; %.2f manager writes per revocation %v, mean ms %v",
-		n, c.P50Ms, c.P99Ms, c.MaxMs, c.WritesPerRevocation, wd, c.WriteMsByVerb)
+	logf("clustered expiry %d: binding gone after p50 %.0fms p99 %.0fms max %.0fms, recorded p99 %.0fms; "+
+		"%.2f manager writes per revocation %v, mean ms %v; passes %+v",
+		n, c.P50Ms, c.P99Ms, c.MaxMs, c.RecordedP99Ms, c.WritesPerRevocation, wd, c.WriteMsByVerb, *c.Passes)
 }
 
 // checkExpiresAt makes sure every request of the batch records the shared
