@@ -53,7 +53,7 @@ type bench struct {
 func newBench(ctx context.Context, env *envtest.Environment, cfg *rest.Config, sizes, sweep []int) *bench {
 	b := &bench{ctx: ctx, env: env, cfg: cfg, sizes: sizes, sweep: sweep, conc: *flagConc,
 		obs: &observer{granted: map[string]time.Time{}, expiresAt: map[string]time.Time{}, gone: map[string]time.Time{},
-			recorded: map[string]time.Time{}},
+			recorded: map[string]time.Time{}, released: map[string]time.Time{}},
 		writes: &writes{m: map[string]int64{}, d: map[string]time.Duration{}}, heap: &heapSampler{}}
 	b.res = Result{
 		Config: Config{N: *flagN, Concurrency: b.conc, Workers: *flagWorkers, QPS: *flagQPS, Burst: *flagBurst, Clustered: sizes,

@@ -73,7 +73,8 @@ func (b *bench) grantPhase(prefix string, count int, auto bool) Phase {
 		P50Ms: ms(pct(lat, .5)), P95Ms: ms(pct(lat, .95)), P99Ms: ms(pct(lat, .99)),
 		Writes: total(wd), WritesPerGrant: float64(total(wd)) / float64(count), WritesByVerb: wd,
 		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times()), Passes: readPasses().since(p0, count)}
-	logf("%s: %d granted in %.2fs (%.1f/s; the load created them in %.2fs), p50 %.0fms p99 %.0fms, %.2f manager writes/grant %v, mean ms %v; passes %+v",
+	logf("%s: %d granted in %.2fs (%.1f/s; the load created them in %.2fs), p50 %.0fms p99 %.0fms, "+
+		"%.2f manager writes/grant %v, mean ms %v; passes %+v",
 		prefix, count, secs, p.PerS, created, p.P50Ms, p.P99Ms, p.WritesPerGrant, wd, p.WriteMsByVerb, *p.Passes)
 	return p
 }

@@ -135,6 +135,8 @@ type Clustered struct {
 	// RecordedP99Ms is expiresAt → status.revokedAt seen, p99: when the
 	// revocation is recorded, after the binding is gone.
 	RecordedP99Ms float64 `json:"recorded_p99_ms"`
+	// ReleasedP99Ms is expiresAt → the finalizer seen gone, p99.
+	ReleasedP99Ms float64 `json:"released_p99_ms"`
 	// RawRecordMs is how long the raw client takes to write a revocation
 	// into N requests' status: the fastest point of RawRecordSweep.
 	RawRecordMs    float64          `json:"raw_record_ms"`
@@ -147,7 +149,7 @@ type Clustered struct {
 	WritesByVerb          map[string]int64   `json:"writes_by_verb"`
 	WriteMsByVerb         map[string]float64 `json:"write_ms_by_verb"`
 	// Passes counts the reconciles from 1 s before the shared expiry until
-	// every revocation is recorded.
+	// every finalizer is released (writes likewise).
 	Passes *Passes `json:"passes"`
 }
 
