@@ -22,7 +22,11 @@ func (b *bench) judge() {
 			continue
 		}
 		k := "expiry.clustered[" + strconv.Itoa(c.N) + "]"
-		r.Targets[k+".p99<=1.5x_raw_delete"] = c.RatioP99ToRawDelete <= 1.5
+		// The goals: p99 within 1.5× the raw delete time from
+		// 1000 grants up, under 1 s for 100.
+		if c.N >= 1000 {
+			r.Targets[k+".p99<=1.5x_raw_delete"] = c.RatioP99ToRawDelete <= 1.5
+		}
 		r.Targets[k+".writes_per_revocation<=3.05"] = c.WritesPerRevocation <= 3.05
 		if c.N <= 100 {
 			r.Targets[k+".p99<1s"] = c.P99Ms < 1000
@@ -73,9 +77,12 @@ func report(r Result) {
 	for _, n := range keys {
 		c := r.Expiry.Clustered[strconv.Itoa(n)]
 		k := "expiry.clustered[" + strconv.Itoa(n) + "]"
-		t := "≤ 1.5 " + pf(r.Targets[k+".p99<=1.5x_raw_delete"])
+		var t string
+		if ok, set := r.Targets[k+".p99<=1.5x_raw_delete"]; set {
+			t = "≤ 1.5 " + pf(ok)
+		}
 		if ok, set := r.Targets[k+".p99<1s"]; set {
-			t += "; < 1 s " + pf(ok)
+			t = "< 1 s " + pf(ok)
 		}
 		if c.Error != "" {
 			row(fmt.Sprintf("clustered expiry of %d", n), "not measured: "+c.Error, "", "", "")
