@@ -86,6 +86,25 @@ func (r *AccessRequestReconciler) requeue(d time.Duration) ctrl.Result {
 // Reconcile drives one AccessRequest towards what its policy and decisions
 // allow right now.
 func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return r.reconcile(ctx, req, releaseAtOnce)
+}
+
+// release says when a pass that ends a request's access removes its
+// finalizer.
+type releaseWhen bool
+
+const (
+	// releaseAtOnce removes it in the pass that ended the access, right
+	// after the status records the end.
+	releaseAtOnce releaseWhen = true
+	// releaseNextPass leaves it to the next pass, which the status write's
+	// own watch event brings (see revokeFirst): the pass then costs one
+	// API write instead of two.
+	releaseNextPass releaseWhen = false
+)
+
+// reconcile is Reconcile; when says when an ending is released.
+func (r *AccessRequestReconciler) reconcile(ctx context.Context, req ctrl.Request, when releaseWhen) (ctrl.Result, error) {
 	ar := &accessv1alpha1.AccessRequest{}
 	if err := r.Get(ctx, req.NamespacedName, ar); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -139,7 +158,7 @@ func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if derr := r.writeVerdicts(ctx, w); derr != nil {
 		err = errors.Join(err, derr)
 	}
-	if err == nil && policy.Closed(ar) {
+	if err == nil && policy.Closed(ar) && (w.ended || when == releaseAtOnce) {
 		err = r.release(ctx, ar)
 	}
 	if reportable(err) {

@@ -38,6 +38,7 @@ type bench struct {
 	env         *envtest.Environment
 	cfg         *rest.Config
 	sizes       []int
+	sweep       []int
 	conc        int
 	admin       client.Client
 	asRequester client.Client
@@ -49,13 +50,14 @@ type bench struct {
 	res         Result
 }
 
-func newBench(ctx context.Context, env *envtest.Environment, cfg *rest.Config, sizes []int) *bench {
-	b := &bench{ctx: ctx, env: env, cfg: cfg, sizes: sizes, conc: *flagConc,
+func newBench(ctx context.Context, env *envtest.Environment, cfg *rest.Config, sizes, sweep []int) *bench {
+	b := &bench{ctx: ctx, env: env, cfg: cfg, sizes: sizes, sweep: sweep, conc: *flagConc,
 		obs: &observer{granted: map[string]time.Time{}, expiresAt: map[string]time.Time{}, gone: map[string]time.Time{},
-			recorded: map[string]time.Time{}},
+			recorded: map[string]time.Time{}, released: map[string]time.Time{}},
 		writes: &writes{m: map[string]int64{}, d: map[string]time.Duration{}}, heap: &heapSampler{}}
 	b.res = Result{
-		Config: Config{N: *flagN, Concurrency: b.conc, Workers: *flagWorkers, QPS: *flagQPS, Burst: *flagBurst, Clustered: sizes},
+		Config: Config{N: *flagN, Concurrency: b.conc, Workers: *flagWorkers, QPS: *flagQPS, Burst: *flagBurst, Clustered: sizes,
+			CeilingSweep: sweep},
 		Server: serverLimits(env), Expiry: Expiry{Clustered: map[string]*Clustered{}}, Targets: map[string]bool{},
 	}
 	return b

@@ -12,7 +12,8 @@ import (
 // clusteredExpiry grants n auto requests that share one expiresAt second
 // (the same spec.startTime, a whole second in the past, and the same
 // duration, long enough for all of them to be granted first), then times
-// each RoleBinding's deletion from that second.
+// each RoleBinding's deletion from that second, then when each revocation
+// is recorded and its finalizer released.
 func (b *bench) clusteredExpiry(n int) {
 	rate := b.res.Grant.Auto.PerS
 	d := time.Duration(math.Ceil(float64(n)/rate*2+15)) * time.Second
@@ -36,21 +37,25 @@ func (b *bench) clusteredExpiry(n int) {
 	b.checkExpiresAt(nm, expiresAt)
 	// Count only the revocations' writes: the grants' have landed by now.
 	time.Sleep(time.Until(expiresAt.Add(-time.Second)))
-	before, beforeD := b.writes.snap(), b.writes.times()
+	before, beforeD, p0 := b.writes.snap(), b.writes.times(), readPasses()
 	must(b.obs.waitAll(b.ctx, b.obs.gone, nm, time.Until(expiresAt)+10*time.Minute, prefix+" bindings gone"), prefix)
 	lags := b.expiryLags(nm)
 	must(b.obs.waitAll(b.ctx, b.obs.recorded, nm, 10*time.Minute, prefix+" revocations recorded"), prefix)
 	recorded := b.lagsFrom(b.obs.recorded, nm)
-	time.Sleep(time.Second) // finalizer releases that follow each status write
+	// The finalizers are released after every revocation is recorded.
+	must(b.obs.waitAll(b.ctx, b.obs.released, nm, 10*time.Minute, prefix+" finalizers released"), prefix)
+	released := b.lagsFrom(b.obs.released, nm)
+	time.Sleep(time.Second) // let the last writes' own passes land
 	after := b.writes.snap()
 	wd := diff(before, after)
 	c := &Clustered{N: n, P50Ms: ms(pct(lags, .5)), P99Ms: ms(pct(lags, .99)), MaxMs: ms(pct(lags, 1)),
-		RecordedP99Ms:       ms(pct(recorded, .99)),
+		RecordedP99Ms: ms(pct(recorded, .99)), ReleasedP99Ms: ms(pct(released, .99)),
 		WritesPerRevocation: float64(total(wd)) / float64(n), WritesByVerb: wd,
-		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times())}
+		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times()), Passes: readPasses().since(p0, n)}
 	b.res.Expiry.Clustered[key] = c
-	logf("clustered expiry %d: binding gone after p50 %.0fms p99 %.0fms max %.0fms; %.2f manager writes per revocation %v, mean ms %v",
-		n, c.P50Ms, c.P99Ms, c.MaxMs, c.WritesPerRevocation, wd, c.WriteMsByVerb)
+	logf("clustered expiry %d: binding gone after p50 %.0fms p99 %.0fms max %.0fms, recorded p99 %.0fms, released p99 %.0fms; "+
+		"%.2f manager writes per revocation %v, mean ms %v; passes %+v",
+		n, c.P50Ms, c.P99Ms, c.MaxMs, c.RecordedP99Ms, c.ReleasedP99Ms, c.WritesPerRevocation, wd, c.WriteMsByVerb, *c.Passes)
 }
 
 // checkExpiresAt makes sure every request of the batch records the shared

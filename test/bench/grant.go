@@ -58,9 +58,10 @@ func (b *bench) grantPhases() {
 // Durations outlast the whole run.
 func (b *bench) grantPhase(prefix string, count int, auto bool) Phase {
 	nm := names(prefix, count)
-	before, beforeD := b.writes.snap(), b.writes.times()
+	before, beforeD, p0 := b.writes.snap(), b.writes.times(), readPasses()
 	start := time.Now()
 	must(pool(count, b.conc, func(i int) error { return b.submit(newRequest(nm[i], auto, 4*time.Hour), auto) }), prefix)
+	created := time.Since(start).Seconds()
 	must(b.obs.waitAll(b.ctx, b.obs.granted, nm, 10*time.Minute, prefix+" granted"), prefix)
 	lat, last := b.grantLatencies(nm)
 	// Let follow-up writes of this batch land before counting.
@@ -68,12 +69,13 @@ func (b *bench) grantPhase(prefix string, count int, auto bool) Phase {
 	after := b.writes.snap()
 	wd := diff(before, after)
 	secs := last.Sub(start).Seconds()
-	p := Phase{Count: count, Seconds: secs, PerS: float64(count) / secs,
+	p := Phase{Count: count, Seconds: secs, PerS: float64(count) / secs, CreateSeconds: created,
 		P50Ms: ms(pct(lat, .5)), P95Ms: ms(pct(lat, .95)), P99Ms: ms(pct(lat, .99)),
 		Writes: total(wd), WritesPerGrant: float64(total(wd)) / float64(count), WritesByVerb: wd,
-		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times())}
-	logf("%s: %d granted in %.2fs (%.1f/s), p50 %.0fms p99 %.0fms, %.2f manager writes/grant %v, mean ms %v",
-		prefix, count, secs, p.PerS, p.P50Ms, p.P99Ms, p.WritesPerGrant, wd, p.WriteMsByVerb)
+		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times()), Passes: readPasses().since(p0, count)}
+	logf("%s: %d granted in %.2fs (%.1f/s; the load created them in %.2fs), p50 %.0fms p99 %.0fms, "+
+		"%.2f manager writes/grant %v, mean ms %v; passes %+v",
+		prefix, count, secs, p.PerS, created, p.P50Ms, p.P99Ms, p.WritesPerGrant, wd, p.WriteMsByVerb, *p.Passes)
 	return p
 }
 

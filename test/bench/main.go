@@ -28,8 +28,9 @@ import (
 )
 
 var (
-	flagN         = flag.Int("n", 2000, "AccessRequests in the grant phase (half auto-approved, half human-approved)")
-	flagConc      = flag.Int("concurrency", 4, "load goroutines, and the raw client's goroutines for the ceiling and the raw delete loop")
+	flagN    = flag.Int("n", 2000, "AccessRequests in the grant phase (half auto-approved, half human-approved)")
+	flagConc = flag.Int("concurrency", 16,
+		"load goroutines (the default matches the manager's default workers, so the load offers more than rolegate grants)")
 	flagWorkers   = flag.Int("workers", app.DefaultMaxConcurrentReconciles, "manager MaxConcurrentReconciles")
 	flagQPS       = flag.Float64("qps", app.DefaultKubeAPIQPS, "manager client QPS (<= 0: no client-side limit)")
 	flagBurst     = flag.Int("burst", app.DefaultKubeAPIBurst, "manager client burst")
@@ -38,6 +39,8 @@ var (
 	flagRecheck   = flag.Duration("recheck-interval", 0, "manager RecheckInterval (0 = default)")
 	flagClustered = flag.String("clustered", "100,1000,5000",
 		"sizes of the clustered expiries (grants sharing one expiresAt second), comma-separated; empty skips")
+	flagSweep = flag.String("ceiling-sweep", "4,16,64",
+		"concurrencies of the raw client for the ceiling and the raw delete time, comma-separated; the best counts")
 	flagSustain = flag.Duration("sustain", 3*time.Minute, "length of the sustained mixed load (0 skips it)")
 	flagRate    = flag.Float64("sustain-rate", 20, "new requests per second in the sustained load (half auto, half approved)")
 	flagProfile = flag.String("cpuprofile", "", "write a CPU profile of the bench process (manager, webhooks, load) to this file")
@@ -53,6 +56,11 @@ func main() {
 	}
 	sizes, err := parseSizes(*flagClustered)
 	must(err, "-clustered")
+	sweep, err := parseSizes(*flagSweep)
+	must(err, "-ceiling-sweep")
+	if len(sweep) == 0 {
+		must(fmt.Errorf("no concurrency given"), "-ceiling-sweep")
+	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	root, err := utils.RepoRoot()
 	must(err, "finding the repository")
@@ -64,7 +72,7 @@ func main() {
 	}
 	cfg, err := env.Start()
 	must(err, "starting envtest")
-	b := newBench(context.Background(), env, cfg, sizes)
+	b := newBench(context.Background(), env, cfg, sizes, sweep)
 	stopProfile := startProfile(*flagProfile)
 	res := b.run()
 	stopProfile()
@@ -75,7 +83,7 @@ func main() {
 	logf("wrote %s", *flagOut)
 }
 
-// parseSizes reads -clustered.
+// parseSizes reads -clustered and -ceiling-sweep.
 func parseSizes(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
@@ -84,7 +92,7 @@ func parseSizes(s string) ([]int, error) {
 		}
 		n, err := strconv.Atoi(f)
 		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%q is not a positive number of grants; write for example -clustered 100,1000,5000", f)
+			return nil, fmt.Errorf("%q is not a positive number; write a list such as 100,1000,5000", f)
 		}
 		out = append(out, n)
 	}

@@ -22,7 +22,11 @@ func (b *bench) judge() {
 			continue
 		}
 		k := "expiry.clustered[" + strconv.Itoa(c.N) + "]"
-		r.Targets[k+".p99<=1.5x_raw_delete"] = c.RatioP99ToRawDelete <= 1.5
+		// The goals: p99 within 1.5× the raw delete time from
+		// 1000 grants up, under 1 s for 100.
+		if c.N >= 1000 {
+			r.Targets[k+".p99<=1.5x_raw_delete"] = c.RatioP99ToRawDelete <= 1.5
+		}
 		r.Targets[k+".writes_per_revocation<=3.05"] = c.WritesPerRevocation <= 3.05
 		if c.N <= 100 {
 			r.Targets[k+".p99<1s"] = c.P99Ms < 1000
@@ -42,14 +46,19 @@ func pf(ok bool) string {
 
 // report prints the run as the Markdown table of docs/performance.md.
 func report(r Result) {
-	fmt.Printf("\nrolegate benchmark: n=%d, load and raw-client concurrency %d, manager workers %d, qps %.0f, burst %d; "+
+	fmt.Printf("\nrolegate benchmark: n=%d, load concurrency %d, raw-client concurrencies %v, manager workers %d, qps %.0f, burst %d; "+
 		"%d cores; kube-apiserver max-requests-inflight %s, max-mutating-requests-inflight %s\n\n",
-		r.Config.N, r.Config.Concurrency, r.Config.Workers, r.Config.QPS, r.Config.Burst, r.Server.Cores,
+		r.Config.N, r.Config.Concurrency, r.Config.CeilingSweep, r.Config.Workers, r.Config.QPS, r.Config.Burst, r.Server.Cores,
 		r.Server.MaxRequestsInflight, r.Server.MaxMutatingRequestsInflight)
+	sweep := make([]string, 0, len(r.Ceiling.Sweep))
+	for _, p := range r.Ceiling.Sweep {
+		sweep = append(sweep, fmt.Sprintf("%d: %.1f/s", p.Concurrency, p.PerS))
+	}
+	fmt.Printf("ceiling by raw-client concurrency: %s\n\n", strings.Join(sweep, ", "))
 	fmt.Println("| figure | rolegate | ceiling (raw client, no rate limit) | ratio | target |")
 	fmt.Println("|---|---|---|---|---|")
 	row := func(f, v, c, ratio, t string) { fmt.Printf("| %s | %s | %s | %s | %s |\n", f, v, c, ratio, t) }
-	ceil := fmt.Sprintf("%.1f/s", r.Ceiling.CreatesPerS)
+	ceil := fmt.Sprintf("%.1f/s (best, at %d)", r.Ceiling.CreatesPerS, r.Ceiling.Concurrency)
 	a, h := r.Grant.Auto, r.Grant.Human
 	row(fmt.Sprintf("grants/s, auto (%d)", a.Count), fmt.Sprintf("%.1f", a.PerS), ceil, fmt.Sprintf("%.2f", a.RatioToCeiling),
 		"≥ 0.7 "+pf(r.Targets["grant.auto.ratio_to_ceiling>=0.7"]))
@@ -59,6 +68,7 @@ func report(r Result) {
 	row("manager writes per grant, auto", fmt.Sprintf("%.3f %v", a.WritesPerGrant, a.WritesByVerb), "3 (incl. the request's create)", "",
 		"≤ 2.05 "+pf(r.Targets["grant.auto.writes_per_grant<=2.05"]))
 	row("manager writes per grant, one approval", fmt.Sprintf("%.3f", h.WritesPerGrant), "", "", "")
+	row("reconcile passes per request, auto / one approval", fmt.Sprintf("%s / %s", passes(a.Passes), passes(h.Passes)), "", "", "")
 	keys := make([]int, 0, len(r.Expiry.Clustered))
 	for _, c := range r.Expiry.Clustered {
 		keys = append(keys, c.N)
@@ -67,9 +77,12 @@ func report(r Result) {
 	for _, n := range keys {
 		c := r.Expiry.Clustered[strconv.Itoa(n)]
 		k := "expiry.clustered[" + strconv.Itoa(n) + "]"
-		t := "≤ 1.5 " + pf(r.Targets[k+".p99<=1.5x_raw_delete"])
+		var t string
+		if ok, set := r.Targets[k+".p99<=1.5x_raw_delete"]; set {
+			t = "≤ 1.5 " + pf(ok)
+		}
 		if ok, set := r.Targets[k+".p99<1s"]; set {
-			t += "; < 1 s " + pf(ok)
+			t = "< 1 s " + pf(ok)
 		}
 		if c.Error != "" {
 			row(fmt.Sprintf("clustered expiry of %d", n), "not measured: "+c.Error, "", "", "")
@@ -77,14 +90,20 @@ func report(r Result) {
 		}
 		row(fmt.Sprintf("clustered expiry of %d: binding gone p50 / p99 / max", n),
 			fmt.Sprintf("%.0f / %.0f / %.0f ms", c.P50Ms, c.P99Ms, c.MaxMs),
-			fmt.Sprintf("delete %d: %.0f ms", n, c.RawDeleteMs), fmt.Sprintf("%.2f (p99)", c.RatioP99ToRawDelete), t)
-		row(fmt.Sprintf("clustered expiry of %d: revocation recorded (status), p99", n), fmt.Sprintf("%.0f ms", c.RecordedP99Ms), "", "", "")
+			fmt.Sprintf("delete %d: %.0f ms (best, at %d)", n, c.RawDeleteMs, c.RawDeleteConcurrency),
+			fmt.Sprintf("%.2f (p99)", c.RatioP99ToRawDelete), t)
+		row(fmt.Sprintf("clustered expiry of %d: revocation recorded (status) / finalizer released, p99", n),
+			fmt.Sprintf("%.0f / %.0f ms", c.RecordedP99Ms, c.ReleasedP99Ms),
+			fmt.Sprintf("delete %d + write %d statuses: %.0f + %.0f ms", n, n, c.RawDeleteMs, c.RawRecordMs),
+			fmt.Sprintf("%.2f", c.RatioRecordedP99ToRaw), "")
+		row(fmt.Sprintf("clustered expiry of %d: reconcile passes per grant", n), passes(c.Passes), "", "", "")
 		row(fmt.Sprintf("manager writes per revocation (%d)", n), fmt.Sprintf("%.3f %v", c.WritesPerRevocation, c.WritesByVerb), "1", "",
 			"≤ 3.05 "+pf(r.Targets[k+".writes_per_revocation<=3.05"]))
 	}
 	if s := r.Sustained; s != nil {
 		row(fmt.Sprintf("sustained %.0f/s for %.0fs: create→Granted p50 / p99", s.RatePerS, s.Seconds),
 			fmt.Sprintf("%.0f / %.0f ms", s.GrantP50Ms, s.GrantP99Ms), "", "", "")
+		row("sustained: reconcile passes per request", passes(s.Passes), "", "", "")
 		row("sustained: expiry→binding gone p50 / p99 / max",
 			fmt.Sprintf("%.0f / %.0f / %.0f ms", s.ExpiryP50Ms, s.ExpiryP99Ms, s.ExpiryMaxMs), "", "", "")
 		rss := make([]string, 0, len(s.MemorySample))
@@ -102,4 +121,13 @@ func report(r Result) {
 			"< 1 "+pf(r.Targets["memory.unrelated_heap_growth_mb<1"]))
 	}
 	fmt.Println()
+}
+
+// passes is a phase's reconcile passes per request, with the mean wait in
+// the queue and the mean pass.
+func passes(p *Passes) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.2f (queue %.0f ms, pass %.0f ms, %.0f errors)", p.PerRequest, p.MeanQueueMs, p.MeanWorkMs, p.Errors)
 }

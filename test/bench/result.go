@@ -21,6 +21,8 @@ type Config struct {
 	QPS         float64 `json:"qps"`
 	Burst       int     `json:"burst"`
 	Clustered   []int   `json:"clustered"`
+	// CeilingSweep is the raw client's concurrencies.
+	CeilingSweep []int `json:"ceiling_sweep"`
 }
 
 // Server is what limits the API server and the machine.
@@ -36,11 +38,29 @@ type Server struct {
 
 // Ceiling is a raw client without rate limit doing what the auto path does
 // (create the request as the requester through admission, create the
-// RoleBinding, write the Granted status) at the same concurrency.
+// RoleBinding, write the Granted status), at each concurrency of the sweep.
+// Count, Seconds and CreatesPerS are the best point's, at Concurrency.
 type Ceiling struct {
+	Count       int            `json:"count"`
+	Seconds     float64        `json:"seconds"`
+	CreatesPerS float64        `json:"creates_per_s"`
+	Concurrency int            `json:"concurrency"`
+	Sweep       []CeilingPoint `json:"sweep"`
+}
+
+// CeilingPoint is the raw client at one concurrency.
+type CeilingPoint struct {
+	Concurrency int     `json:"concurrency"`
 	Count       int     `json:"count"`
 	Seconds     float64 `json:"seconds"`
-	CreatesPerS float64 `json:"creates_per_s"`
+	PerS        float64 `json:"per_s"`
+}
+
+// RawDeletePoint is the raw delete of N RoleBindings (or the raw record
+// of N revocations) at one concurrency.
+type RawDeletePoint struct {
+	Concurrency int     `json:"concurrency"`
+	Ms          float64 `json:"ms"`
 }
 
 // Grants are the grant phase's two sub-phases.
@@ -52,9 +72,12 @@ type Grants struct {
 
 // Phase is one grant sub-phase.
 type Phase struct {
-	Count          int              `json:"count"`
-	Seconds        float64          `json:"seconds"`
-	PerS           float64          `json:"per_s"`
+	Count   int     `json:"count"`
+	Seconds float64 `json:"seconds"`
+	PerS    float64 `json:"per_s"`
+	// CreateSeconds is how long the load took to create the requests (and
+	// decisions): well below Seconds, rolegate and not the load was the limit.
+	CreateSeconds  float64          `json:"create_seconds"`
 	RatioToCeiling float64          `json:"ratio_to_ceiling"`
 	P50Ms          float64          `json:"p50_ms"`
 	P95Ms          float64          `json:"p95_ms"`
@@ -64,6 +87,28 @@ type Phase struct {
 	WritesByVerb   map[string]int64 `json:"writes_by_verb"`
 	// WriteMsByVerb is the mean time of one manager write, by verb.
 	WriteMsByVerb map[string]float64 `json:"write_ms_by_verb"`
+	Passes        *Passes            `json:"passes"`
+}
+
+// Passes is the AccessRequest controller's work during a phase, from
+// controller-runtime's own metrics.
+type Passes struct {
+	// Total reconciles, and PerRequest per request of the phase.
+	Total      float64 `json:"total"`
+	PerRequest float64 `json:"per_request"`
+	// ByResult splits them as controller-runtime does: success,
+	// requeue_after (a RequeueAfter: expiry timers, conflict retries, the
+	// revocation's recording pass), requeue, error.
+	ByResult map[string]float64 `json:"by_result"`
+	// QueueAdds counts keys added to the work queue; Requeues the adds with
+	// a delay (RequeueAfter or rate-limited retry); Errors the failed passes.
+	QueueAdds float64 `json:"queue_adds"`
+	Requeues  float64 `json:"requeues"`
+	Errors    float64 `json:"errors"`
+	// MeanQueueMs is how long a key waited in the queue once ready, and
+	// MeanWorkMs how long a pass took, on average.
+	MeanQueueMs float64 `json:"mean_queue_ms"`
+	MeanWorkMs  float64 `json:"mean_work_ms"`
 }
 
 // Expiry holds the clustered expiries by size.
@@ -81,28 +126,55 @@ type Clustered struct {
 	P99Ms float64 `json:"p99_ms"`
 	MaxMs float64 `json:"max_ms"`
 	// RawDeleteMs is how long the raw client takes to delete N RoleBindings
-	// on the same server at the same concurrency.
-	RawDeleteMs         float64 `json:"raw_delete_ms"`
-	RatioP99ToRawDelete float64 `json:"ratio_p99_to_raw_delete"`
+	// on the same server: the fastest point of RawDeleteSweep, at
+	// RawDeleteConcurrency.
+	RawDeleteMs          float64          `json:"raw_delete_ms"`
+	RawDeleteConcurrency int              `json:"raw_delete_concurrency"`
+	RawDeleteSweep       []RawDeletePoint `json:"raw_delete_sweep"`
+	RatioP99ToRawDelete  float64          `json:"ratio_p99_to_raw_delete"`
 	// RecordedP99Ms is expiresAt → status.revokedAt seen, p99: when the
 	// revocation is recorded, after the binding is gone.
-	RecordedP99Ms       float64            `json:"recorded_p99_ms"`
-	WritesPerRevocation float64            `json:"writes_per_revocation"`
-	WritesByVerb        map[string]int64   `json:"writes_by_verb"`
-	WriteMsByVerb       map[string]float64 `json:"write_ms_by_verb"`
+	RecordedP99Ms float64 `json:"recorded_p99_ms"`
+	// ReleasedP99Ms is expiresAt → the finalizer seen gone, p99.
+	ReleasedP99Ms float64 `json:"released_p99_ms"`
+	// RawRecordMs is how long the raw client takes to write a revocation
+	// into N requests' status: the fastest point of RawRecordSweep.
+	RawRecordMs    float64          `json:"raw_record_ms"`
+	RawRecordSweep []RawDeletePoint `json:"raw_record_sweep"`
+	// RatioRecordedP99ToRaw is RecordedP99Ms ÷ (RawDeleteMs + RawRecordMs):
+	// against the raw client deleting the bindings, then writing the
+	// statuses.
+	RatioRecordedP99ToRaw float64            `json:"ratio_recorded_p99_to_raw"`
+	WritesPerRevocation   float64            `json:"writes_per_revocation"`
+	WritesByVerb          map[string]int64   `json:"writes_by_verb"`
+	WriteMsByVerb         map[string]float64 `json:"write_ms_by_verb"`
+	// Passes counts the reconciles from 1 s before the shared expiry until
+	// every finalizer is released (writes likewise).
+	Passes *Passes `json:"passes"`
 }
 
 // Sustained is the steady mixed load.
 type Sustained struct {
-	Seconds      float64     `json:"seconds"`
-	RatePerS     float64     `json:"rate_per_s"`
-	Requests     int         `json:"requests"`
-	GrantP50Ms   float64     `json:"grant_p50_ms"`
-	GrantP99Ms   float64     `json:"grant_p99_ms"`
-	ExpiryP50Ms  float64     `json:"expiry_p50_ms"`
-	ExpiryP99Ms  float64     `json:"expiry_p99_ms"`
-	ExpiryMaxMs  float64     `json:"expiry_max_ms"`
+	Seconds     float64 `json:"seconds"`
+	RatePerS    float64 `json:"rate_per_s"`
+	Requests    int     `json:"requests"`
+	GrantP50Ms  float64 `json:"grant_p50_ms"`
+	GrantP99Ms  float64 `json:"grant_p99_ms"`
+	ExpiryP50Ms float64 `json:"expiry_p50_ms"`
+	ExpiryP99Ms float64 `json:"expiry_p99_ms"`
+	ExpiryMaxMs float64 `json:"expiry_max_ms"`
+	Passes      *Passes `json:"passes"`
+	// Slowest are the five requests granted last after their creation.
+	Slowest      []SlowGrant `json:"slowest"`
 	MemorySample []MemSample `json:"memory_samples"`
+}
+
+// SlowGrant is one slow request of the sustained load.
+type SlowGrant struct {
+	Name       string  `json:"name"`
+	Kind       string  `json:"kind"`
+	CreatedAtS float64 `json:"created_at_s"`
+	Ms         float64 `json:"ms"`
 }
 
 // MemSample is the bench process's memory at one moment of the sustained load.
@@ -111,6 +183,8 @@ type MemSample struct {
 	RSSMB       float64 `json:"rss_mb"`
 	HeapInuseMB float64 `json:"heap_inuse_mb"`
 	LiveGrants  int     `json:"live_grants"`
+	// QueueDepth is the AccessRequest controller's ready work.
+	QueueDepth float64 `json:"queue_depth"`
 }
 
 // Memory is the bench process's memory (manager, webhooks, load clients

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,8 +129,10 @@ type observer struct {
 	granted   map[string]time.Time
 	expiresAt map[string]time.Time
 	gone      map[string]time.Time
-	// recorded is when the request's status first shows revokedAt.
+	// recorded is when the request's status first shows revokedAt, and
+	// released when it also no longer holds rolegate's finalizer.
 	recorded map[string]time.Time
+	released map[string]time.Time
 }
 
 func (o *observer) onRequest(obj any) {
@@ -142,6 +145,9 @@ func (o *observer) onRequest(obj any) {
 	defer o.mu.Unlock()
 	if _, seen := o.recorded[ar.Name]; !seen && ar.Status.RevokedAt != nil {
 		o.recorded[ar.Name] = now
+	}
+	if _, seen := o.released[ar.Name]; !seen && ar.Status.RevokedAt != nil && !slices.Contains(ar.Finalizers, accessv1alpha1.RevokeFinalizer) {
+		o.released[ar.Name] = now
 	}
 	c := meta.FindStatusCondition(ar.Status.Conditions, accessv1alpha1.ConditionReady)
 	if c == nil || c.Reason != accessv1alpha1.ReasonGranted {
