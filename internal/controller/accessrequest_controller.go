@@ -266,10 +266,8 @@ func (r *AccessRequestReconciler) observe(ctx context.Context, ar *accessv1alpha
 // name (see BelongsTo).
 func (r *AccessRequestReconciler) requestBindings(ctx context.Context, namespace, name string) ([]rbacv1.RoleBinding, error) {
 	var bindings rbacv1.RoleBindingList
-	if err := r.List(ctx, &bindings, client.InNamespace(namespace), client.MatchingLabels{
-		accessv1alpha1.RequestLabel:   accessv1alpha1.RequestLabelValue(name),
-		accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue,
-	}); err != nil {
+	if err := r.List(ctx, &bindings, client.InNamespace(namespace),
+		client.MatchingFields{snapshot.BindingRequestIndex: accessv1alpha1.RequestLabelValue(name)}); err != nil {
 		return nil, actionError{reason: accessv1alpha1.ReasonReadFailed,
 			err: fmt.Errorf("listing the RoleBindings of AccessRequest %s/%s: %w", namespace, name, err)}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
@@ -65,6 +66,24 @@ func GrantedServiceAccount(obj client.Object) []string {
 	return []string{policy.ServiceAccountNamespace(ar) + "/" + ar.Spec.ServiceAccount.Name}
 }
 
+// BindingRequestIndex indexes rolegate's RoleBindings by the RequestLabel
+// value of the AccessRequest they carry, so that a pass finds its request's
+// bindings without scanning every binding of the namespace.
+const BindingRequestIndex = "metadata.labels.request"
+
+// BindingRequest is the value of BindingRequestIndex for an object: none
+// for a RoleBinding rolegate does not manage.
+func BindingRequest(obj client.Object) []string {
+	rb, ok := obj.(*rbacv1.RoleBinding)
+	if !ok || rb.Labels[accessv1alpha1.ManagedByLabel] != accessv1alpha1.ManagedByValue {
+		return nil
+	}
+	if v := rb.Labels[accessv1alpha1.RequestLabel]; v != "" {
+		return []string{v}
+	}
+	return nil
+}
+
 // Index is one cache index: the kind it indexes, its field name and how
 // an object's values are extracted.
 type Index struct {
@@ -81,6 +100,7 @@ func Indexes() []Index {
 		{&accessv1alpha1.AccessDecision{}, DecisionPolicyIndex, AttestedPolicy},
 		{&accessv1alpha1.AccessRequest{}, ExtendsIndex, ExtendedRequest},
 		{&accessv1alpha1.AccessRequest{}, ServiceAccountIndex, GrantedServiceAccount},
+		{&rbacv1.RoleBinding{}, BindingRequestIndex, BindingRequest},
 	}
 }
 

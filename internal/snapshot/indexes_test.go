@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,6 +23,15 @@ func indexedRequest(name, extends, saNamespace, sa string) *accessv1alpha1.Acces
 	}
 }
 
+func indexedBinding(name, request string, managed bool) *rbacv1.RoleBinding {
+	labels := map[string]string{accessv1alpha1.RequestLabel: request}
+	if managed {
+		labels[accessv1alpha1.ManagedByLabel] = accessv1alpha1.ManagedByValue
+	}
+	return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "payments", Labels: labels},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}}
+}
+
 // TestIndexesAnswerTheirQueries lists through each index of Indexes on a
 // client that registers exactly that list, as the manager's cache does.
 func TestIndexesAnswerTheirQueries(t *testing.T) {
@@ -33,6 +43,10 @@ func TestIndexesAnswerTheirQueries(t *testing.T) {
 			Spec: accessv1alpha1.AccessDecisionSpec{Request: "base"}},
 		&accessv1alpha1.AccessDecision{ObjectMeta: metav1.ObjectMeta{Name: "dave", Namespace: "payments"},
 			Spec: accessv1alpha1.AccessDecisionSpec{Request: "more"}},
+		indexedBinding("rolegate-base-1a2b3", "base", true),
+		indexedBinding("rolegate-more-4c5d6", "more", true),
+		// Somebody else's binding wearing the request label only.
+		indexedBinding("lookalike", "base", false),
 	)
 	names := func(list client.ObjectList, field, value string) []string {
 		t.Helper()
@@ -49,6 +63,10 @@ func TestIndexesAnswerTheirQueries(t *testing.T) {
 			for i := range l.Items {
 				out = append(out, l.Items[i].Name)
 			}
+		case *rbacv1.RoleBindingList:
+			for i := range l.Items {
+				out = append(out, l.Items[i].Name)
+			}
 		}
 		slices.Sort(out)
 		return out
@@ -62,6 +80,7 @@ func TestIndexesAnswerTheirQueries(t *testing.T) {
 		{&accessv1alpha1.AccessRequestList{}, snapshot.ExtendsIndex, "base", []string{"more"}},
 		{&accessv1alpha1.AccessRequestList{}, snapshot.ServiceAccountIndex, "payments/ledger-migrator", []string{"base", "more"}},
 		{&accessv1alpha1.AccessRequestList{}, snapshot.ServiceAccountIndex, "ledger/ledger-migrator", []string{"elsewhere"}},
+		{&rbacv1.RoleBindingList{}, snapshot.BindingRequestIndex, "base", []string{"rolegate-base-1a2b3"}},
 	} {
 		if got := names(tt.list, tt.field, tt.value); !slices.Equal(got, tt.want) {
 			t.Errorf("%s=%s: got %v, want %v", tt.field, tt.value, got, tt.want)
