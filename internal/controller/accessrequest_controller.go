@@ -512,9 +512,23 @@ func (r *AccessRequestReconciler) deleteBindings(ctx context.Context, bindings [
 	return errors.Join(errs...)
 }
 
-// deleteBinding re-reads the binding around the cache and deletes exactly
-// that object, so that a binding re-created in the meantime is not hit blind.
+// deleteBinding deletes exactly the binding that was read: with a
+// precondition on its UID and resourceVersion, so a binding re-created or
+// changed since is never hit blind. When the API server refuses that
+// (the read came from a cache that lags), it re-reads the binding around
+// the cache and deletes that version if it is still rolegate's.
 func (r *AccessRequestReconciler) deleteBinding(ctx context.Context, rb *rbacv1.RoleBinding) error {
+	if rb.UID != "" && rb.ResourceVersion != "" {
+		err := r.Delete(ctx, rb, client.Preconditions{UID: &rb.UID, ResourceVersion: &rb.ResourceVersion})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			logf.FromContext(ctx).V(1).Info("Deleted RoleBinding", "roleBinding", client.ObjectKeyFromObject(rb))
+			return nil
+		case !apierrors.IsConflict(err):
+			return actionError{reason: accessv1alpha1.ReasonRevocationFailed,
+				err: fmt.Errorf("deleting RoleBinding %s/%s failed: %w", rb.Namespace, rb.Name, err)}
+		}
+	}
 	fresh := &rbacv1.RoleBinding{}
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(rb), fresh); err != nil {
 		if apierrors.IsNotFound(err) {
