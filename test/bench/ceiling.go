@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,16 +51,24 @@ func (b *bench) ceiling() {
 
 	half := *flagN / 2
 	for _, c := range b.sweep {
-		nm := names(fmt.Sprintf("ceil-c%d", c), half)
-		start := time.Now()
-		must(pool(half, c, func(i int) error { return rawGrant(b, raw, nm[i]) }), "ceiling")
-		secs := time.Since(start).Seconds()
-		pt := CeilingPoint{Concurrency: c, Count: half, Seconds: secs, PerS: float64(half) / secs}
+		pt := b.ceilingPoint(fmt.Sprintf("ceil-c%d", c), c, half, func(name string) error { return rawGrant(b, raw, name, 0) })
 		b.res.Ceiling.Sweep = append(b.res.Ceiling.Sweep, pt)
-		logf("ceiling at concurrency %d: %d requests (create AR, create RB, update status) in %.2fs (%.1f/s)", c, half, secs, pt.PerS)
+		logf("ceiling at concurrency %d: %d requests (create AR, create RB, update status) in %.2fs (%.1f/s)", c, half, pt.Seconds, pt.PerS)
 		if pt.PerS > b.res.Ceiling.CreatesPerS {
-			b.res.Ceiling.Count, b.res.Ceiling.Seconds, b.res.Ceiling.CreatesPerS, b.res.Ceiling.Concurrency = half, secs, pt.PerS, c
+			b.res.Ceiling.Count, b.res.Ceiling.Seconds, b.res.Ceiling.CreatesPerS, b.res.Ceiling.Concurrency = half, pt.Seconds, pt.PerS, c
 		}
+	}
+	if k := int(math.Round(b.res.Grant.Auto.EventsPerGrant)); k > 0 {
+		we := &CeilingEvents{EventsPerRequest: k}
+		for _, c := range b.sweep {
+			pt := b.ceilingPoint(fmt.Sprintf("ceilev-c%d", c), c, half, func(name string) error { return rawGrant(b, raw, name, k) })
+			we.Sweep = append(we.Sweep, pt)
+			logf("ceiling with %d events per request at concurrency %d: %d requests in %.2fs (%.1f/s)", k, c, half, pt.Seconds, pt.PerS)
+			if pt.PerS > we.CreatesPerS {
+				we.CreatesPerS, we.Concurrency = pt.PerS, c
+			}
+		}
+		b.res.Ceiling.WithEvents = we
 	}
 	for _, n := range b.sizes {
 		b.rawDelete(raw, n)
@@ -66,8 +76,22 @@ func (b *bench) ceiling() {
 	}
 }
 
-// rawGrant does what the auto path writes for one request.
-func rawGrant(b *bench, raw client.Client, name string) error {
+// ceilingPoint times count requests named prefix-NNNNN, each made by grant,
+// on conc goroutines.
+func (b *bench) ceilingPoint(prefix string, conc, count int, grant func(name string) error) CeilingPoint {
+	nm := names(prefix, count)
+	start := time.Now()
+	must(pool(count, conc, func(i int) error { return grant(nm[i]) }), "ceiling")
+	secs := time.Since(start).Seconds()
+	return CeilingPoint{Concurrency: conc, Count: count, Seconds: secs, PerS: float64(count) / secs}
+}
+
+// grantEventReasons are the Events of an auto grant, in order.
+var grantEventReasons = []string{"Validated", accessv1alpha1.ReasonApproved, accessv1alpha1.ReasonGranted}
+
+// rawGrant does what the auto path writes for one request, and creates
+// events Events about it as the manager's event recorder does.
+func rawGrant(b *bench, raw client.Client, name string, events int) error {
 	r := newRequest(name, true, time.Hour)
 	if err := b.asRequester.Create(b.ctx, r); err != nil {
 		return err
@@ -82,7 +106,24 @@ func rawGrant(b *bench, raw client.Client, name string) error {
 	r.Status.RoleBinding = rb.Name
 	meta.SetStatusCondition(&r.Status.Conditions, metav1.Condition{Type: accessv1alpha1.ConditionReady,
 		Status: metav1.ConditionTrue, Reason: accessv1alpha1.ReasonGranted, Message: "ceiling"})
-	return raw.Status().Update(b.ctx, r)
+	if err := raw.Status().Update(b.ctx, r); err != nil {
+		return err
+	}
+	for i := range events {
+		reason := grantEventReasons[i%len(grantEventReasons)]
+		ev := &eventsv1.Event{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%d", name, i), Namespace: r.Namespace},
+			EventTime:  metav1.NewMicroTime(time.Now()), ReportingController: "rolegate", ReportingInstance: "ceiling",
+			Action: "Grant", Reason: reason, Type: corev1.EventTypeNormal,
+			Regarding: corev1.ObjectReference{APIVersion: accessv1alpha1.GroupVersion.String(), Kind: "AccessRequest",
+				Namespace: r.Namespace, Name: r.Name, UID: r.UID, ResourceVersion: r.ResourceVersion},
+			Note: fmt.Sprintf("ceiling: %s %s", reason, rb.Name),
+		}
+		if err := raw.Create(b.ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rawDelete creates n RoleBindings (not timed) in a namespace of their own

@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "rolegate.dev/rolegate/api/v1alpha1"
 )
@@ -68,15 +71,34 @@ func (b *bench) grantPhase(prefix string, count int, auto bool) Phase {
 	time.Sleep(2 * time.Second)
 	after := b.writes.snap()
 	wd := diff(before, after)
+	events, err := b.countEvents(prefix + "-")
+	must(err, prefix+" events")
 	secs := last.Sub(start).Seconds()
 	p := Phase{Count: count, Seconds: secs, PerS: float64(count) / secs, CreateSeconds: created,
 		P50Ms: ms(pct(lat, .5)), P95Ms: ms(pct(lat, .95)), P99Ms: ms(pct(lat, .99)),
 		Writes: total(wd), WritesPerGrant: float64(total(wd)) / float64(count), WritesByVerb: wd,
-		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times()), Passes: readPasses().since(p0, count)}
+		WriteMsByVerb: meanMs(before, after, beforeD, b.writes.times()), Passes: readPasses().since(p0, count),
+		EventsPerGrant: float64(events) / float64(count)}
 	logf("%s: %d granted in %.2fs (%.1f/s; the load created them in %.2fs), p50 %.0fms p99 %.0fms, "+
-		"%.2f manager writes/grant %v, mean ms %v; passes %+v",
-		prefix, count, secs, p.PerS, created, p.P50Ms, p.P99Ms, p.WritesPerGrant, wd, p.WriteMsByVerb, *p.Passes)
+		"%.2f manager writes/grant %v, mean ms %v, %.2f events/grant; passes %+v",
+		prefix, count, secs, p.PerS, created, p.P50Ms, p.P99Ms, p.WritesPerGrant, wd, p.WriteMsByVerb, p.EventsPerGrant, *p.Passes)
 	return p
+}
+
+// countEvents counts the Kubernetes Events about AccessRequests whose name
+// starts with prefix.
+func (b *bench) countEvents(prefix string) (int, error) {
+	var list eventsv1.EventList
+	if err := b.admin.List(b.ctx, &list, client.InNamespace(ns)); err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range list.Items {
+		if r := list.Items[i].Regarding; r.Kind == "AccessRequest" && strings.HasPrefix(r.Name, prefix) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // grantLatencies returns create→Granted for each name, and the last grant.

@@ -15,6 +15,10 @@ func (b *bench) judge() {
 		r.Grant.Auto.RatioToCeiling = r.Grant.Auto.PerS / c
 		r.Grant.Human.RatioToCeiling = r.Grant.Human.PerS / c
 	}
+	if we := r.Ceiling.WithEvents; we != nil && we.CreatesPerS > 0 {
+		r.Grant.Auto.RatioToCeilingWithEvents = r.Grant.Auto.PerS / we.CreatesPerS
+		r.Grant.Human.RatioToCeilingWithEvents = r.Grant.Human.PerS / we.CreatesPerS
+	}
 	r.Targets["grant.auto.ratio_to_ceiling>=0.7"] = r.Grant.Auto.RatioToCeiling >= 0.7
 	r.Targets["grant.auto.writes_per_grant<=2.05"] = r.Grant.Auto.WritesPerGrant <= 2.05
 	for _, c := range r.Expiry.Clustered {
@@ -63,6 +67,11 @@ func report(r Result) {
 	row(fmt.Sprintf("grants/s, auto (%d)", a.Count), fmt.Sprintf("%.1f", a.PerS), ceil, fmt.Sprintf("%.2f", a.RatioToCeiling),
 		"≥ 0.7 "+pf(r.Targets["grant.auto.ratio_to_ceiling>=0.7"]))
 	row(fmt.Sprintf("grants/s, one approval (%d)", h.Count), fmt.Sprintf("%.1f", h.PerS), ceil, fmt.Sprintf("%.2f", h.RatioToCeiling), "")
+	if we := r.Ceiling.WithEvents; we != nil {
+		row(fmt.Sprintf("grants/s, auto, against the ceiling with the grant's %d Events (rolegate: %.2f events/grant)", we.EventsPerRequest,
+			a.EventsPerGrant), fmt.Sprintf("%.1f", a.PerS), fmt.Sprintf("%.1f/s (best, at %d)", we.CreatesPerS, we.Concurrency),
+			fmt.Sprintf("%.2f", a.RatioToCeilingWithEvents), "")
+	}
 	row("create→Granted p50 / p99, auto", fmt.Sprintf("%.0f / %.0f ms", a.P50Ms, a.P99Ms), "", "", "")
 	row("create→Granted p50 / p99, one approval", fmt.Sprintf("%.0f / %.0f ms", h.P50Ms, h.P99Ms), "", "", "")
 	row("manager writes per grant, auto", fmt.Sprintf("%.3f %v", a.WritesPerGrant, a.WritesByVerb), "3 (incl. the request's create)", "",

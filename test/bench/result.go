@@ -46,6 +46,20 @@ type Ceiling struct {
 	CreatesPerS float64        `json:"creates_per_s"`
 	Concurrency int            `json:"concurrency"`
 	Sweep       []CeilingPoint `json:"sweep"`
+	// WithEvents is the same sweep with the Kubernetes Events rolegate
+	// writes per auto grant added to each request's writes.
+	WithEvents *CeilingEvents `json:"with_events,omitempty"`
+}
+
+// CeilingEvents is the ceiling whose requests also create the Events of an
+// auto grant (Validated, Approved, Granted): all the writes rolegate makes
+// per grant.
+type CeilingEvents struct {
+	// EventsPerRequest is the auto phase's events per grant, rounded.
+	EventsPerRequest int            `json:"events_per_request"`
+	CreatesPerS      float64        `json:"creates_per_s"`
+	Concurrency      int            `json:"concurrency"`
+	Sweep            []CeilingPoint `json:"sweep"`
 }
 
 // CeilingPoint is the raw client at one concurrency.
@@ -77,8 +91,15 @@ type Phase struct {
 	PerS    float64 `json:"per_s"`
 	// CreateSeconds is how long the load took to create the requests (and
 	// decisions): well below Seconds, rolegate and not the load was the limit.
-	CreateSeconds  float64          `json:"create_seconds"`
-	RatioToCeiling float64          `json:"ratio_to_ceiling"`
+	CreateSeconds  float64 `json:"create_seconds"`
+	RatioToCeiling float64 `json:"ratio_to_ceiling"`
+	// RatioToCeilingWithEvents compares with ceiling.with_events, whose
+	// requests make every write rolegate makes, Events included.
+	RatioToCeilingWithEvents float64 `json:"ratio_to_ceiling_with_events"`
+	// EventsPerGrant is how many Kubernetes Events (events.k8s.io) the
+	// phase's requests had when all were granted; the manager writes them
+	// through the event recorder, outside the counted writes.
+	EventsPerGrant float64          `json:"events_per_grant"`
 	P50Ms          float64          `json:"p50_ms"`
 	P95Ms          float64          `json:"p95_ms"`
 	P99Ms          float64          `json:"p99_ms"`
