@@ -50,25 +50,15 @@ func (b *bench) ceiling() {
 	must(err, "raw client")
 
 	half := *flagN / 2
-	for _, c := range b.sweep {
-		pt := b.ceilingPoint(fmt.Sprintf("ceil-c%d", c), c, half, func(name string) error { return rawGrant(b, raw, name, 0) })
-		b.res.Ceiling.Sweep = append(b.res.Ceiling.Sweep, pt)
-		logf("ceiling at concurrency %d: %d requests (create AR, create RB, update status) in %.2fs (%.1f/s)", c, half, pt.Seconds, pt.PerS)
-		if pt.PerS > b.res.Ceiling.CreatesPerS {
-			b.res.Ceiling.Count, b.res.Ceiling.Seconds, b.res.Ceiling.CreatesPerS, b.res.Ceiling.Concurrency = half, pt.Seconds, pt.PerS, c
-		}
-	}
+	sweep, best := b.ceilingSweep("ceil", "(create AR, create RB, update status)", half,
+		func(name string) error { return rawGrant(b, raw, name, 0) })
+	b.res.Ceiling.Sweep = sweep
+	b.res.Ceiling.Count, b.res.Ceiling.Seconds, b.res.Ceiling.CreatesPerS, b.res.Ceiling.Concurrency =
+		best.Count, best.Seconds, best.PerS, best.Concurrency
 	if k := int(math.Round(b.res.Grant.Auto.EventsPerGrant)); k > 0 {
-		we := &CeilingEvents{EventsPerRequest: k}
-		for _, c := range b.sweep {
-			pt := b.ceilingPoint(fmt.Sprintf("ceilev-c%d", c), c, half, func(name string) error { return rawGrant(b, raw, name, k) })
-			we.Sweep = append(we.Sweep, pt)
-			logf("ceiling with %d events per request at concurrency %d: %d requests in %.2fs (%.1f/s)", k, c, half, pt.Seconds, pt.PerS)
-			if pt.PerS > we.CreatesPerS {
-				we.CreatesPerS, we.Concurrency = pt.PerS, c
-			}
-		}
-		b.res.Ceiling.WithEvents = we
+		sweep, best := b.ceilingSweep("ceilev", fmt.Sprintf("with %d events each", k), half,
+			func(name string) error { return rawGrant(b, raw, name, k) })
+		b.res.Ceiling.WithEvents = &CeilingEvents{EventsPerRequest: k, CreatesPerS: best.PerS, Concurrency: best.Concurrency, Sweep: sweep}
 	}
 	for _, n := range b.sizes {
 		b.rawDelete(raw, n)
@@ -76,14 +66,25 @@ func (b *bench) ceiling() {
 	}
 }
 
-// ceilingPoint times count requests named prefix-NNNNN, each made by grant,
-// on conc goroutines.
-func (b *bench) ceilingPoint(prefix string, conc, count int, grant func(name string) error) CeilingPoint {
-	nm := names(prefix, count)
-	start := time.Now()
-	must(pool(count, conc, func(i int) error { return grant(nm[i]) }), "ceiling")
-	secs := time.Since(start).Seconds()
-	return CeilingPoint{Concurrency: conc, Count: count, Seconds: secs, PerS: float64(count) / secs}
+// ceilingSweep times count requests made by grant at each concurrency of
+// the sweep (named prefix-c<C>-NNNNN), and returns every point and the
+// fastest.
+func (b *bench) ceilingSweep(prefix, what string, count int, grant func(name string) error) ([]CeilingPoint, CeilingPoint) {
+	sweep := make([]CeilingPoint, 0, len(b.sweep))
+	var best CeilingPoint
+	for _, c := range b.sweep {
+		nm := names(fmt.Sprintf("%s-c%d", prefix, c), count)
+		start := time.Now()
+		must(pool(count, c, func(i int) error { return grant(nm[i]) }), "ceiling")
+		secs := time.Since(start).Seconds()
+		pt := CeilingPoint{Concurrency: c, Count: count, Seconds: secs, PerS: float64(count) / secs}
+		sweep = append(sweep, pt)
+		logf("ceiling at concurrency %d: %d requests %s in %.2fs (%.1f/s)", c, count, what, secs, pt.PerS)
+		if pt.PerS > best.PerS {
+			best = pt
+		}
+	}
+	return sweep, best
 }
 
 // grantEventReasons are the Events of an auto grant, in order.
