@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -20,16 +19,18 @@ import (
 	rgscheme "rolegate.dev/rolegate/internal/scheme"
 )
 
-// overdueBinding is a managed RoleBinding of request name whose expires-at
-// is at.
+// overdueBinding is the binding rolegate makes for request name of
+// namespace team, expiring at at, named like its request so that tests can
+// read it by that name.
 func overdueBinding(name string, at time.Time) *rbacv1.RoleBinding {
-	return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{
-		Namespace: "team", Name: name, UID: types.UID("uid-" + name),
-		Labels:      map[string]string{accessv1alpha1.ManagedByLabel: accessv1alpha1.ManagedByValue},
-		Annotations: map[string]string{accessv1alpha1.ExpiresAtAnnotation: at.UTC().Format(time.RFC3339)},
-		OwnerReferences: []metav1.OwnerReference{{APIVersion: accessv1alpha1.GroupVersion.String(), Kind: "AccessRequest",
-			Name: name, UID: types.UID("ar-" + name), Controller: ptr.To(true)}},
-	}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}}
+	req := &accessv1alpha1.AccessRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name, UID: types.UID("ar-" + name)},
+		Spec: accessv1alpha1.AccessRequestSpec{ServiceAccount: accessv1alpha1.ServiceAccountReference{Name: "sa"},
+			RoleRef: accessv1alpha1.RoleRef{Kind: accessv1alpha1.RoleKindClusterRole, Name: "view"}},
+	}
+	rb := DesiredBinding(req, at)
+	rb.Name, rb.UID = name, types.UID("uid-"+name)
+	return rb
 }
 
 func bindingExists(t *testing.T, c client.Client, name string) bool {
