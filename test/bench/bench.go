@@ -45,6 +45,7 @@ type bench struct {
 	asReviewer  client.Client
 	obs         *observer
 	writes      *writes
+	requests    *apiRequests
 	heap        *heapSampler
 	created     sync.Map // name -> time.Time just before Create
 	res         Result
@@ -54,7 +55,8 @@ func newBench(ctx context.Context, env *envtest.Environment, cfg *rest.Config, s
 	b := &bench{ctx: ctx, env: env, cfg: cfg, sizes: sizes, sweep: sweep, conc: *flagConc,
 		obs: &observer{granted: map[string]time.Time{}, expiresAt: map[string]time.Time{}, gone: map[string]time.Time{},
 			recorded: map[string]time.Time{}, released: map[string]time.Time{}},
-		writes: &writes{m: map[string]int64{}, d: map[string]time.Duration{}}, heap: &heapSampler{}}
+		writes:   &writes{m: map[string]int64{}, d: map[string]time.Duration{}},
+		requests: &apiRequests{m: map[string]int64{}}, heap: &heapSampler{}}
 	b.res = Result{
 		Config: Config{N: *flagN, Concurrency: b.conc, Workers: *flagWorkers, QPS: *flagQPS, Burst: *flagBurst, Clustered: sizes,
 			CeilingSweep: sweep},
@@ -183,7 +185,9 @@ func (b *bench) startObserver(ctx context.Context) {
 // with the production defaults unless flags say otherwise.
 func (b *bench) startRolegate() *running {
 	wh := b.env.WebhookInstallOptions
-	mgr, err := app.NewManager(app.WithClientLimits(b.cfg, *flagQPS, *flagBurst), app.Options{
+	cfg := app.WithClientLimits(b.cfg, *flagQPS, *flagBurst)
+	cfg.Wrap(b.requests.wrap)
+	mgr, err := app.NewManager(cfg, app.Options{
 		MetricsAddr: "0", ProbeAddr: "0", AuditLog: discard{}, MetricsRegistry: prometheus.NewRegistry(),
 		SkipNameValidation: true, MaxConcurrentReconciles: *flagWorkers, RecheckInterval: *flagRecheck,
 		Interceptor: b.writes.funcs(),

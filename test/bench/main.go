@@ -43,8 +43,15 @@ var (
 		"concurrencies of the raw client for the ceiling and the raw delete time, comma-separated; the best counts")
 	flagSustain = flag.Duration("sustain", 3*time.Minute, "length of the sustained mixed load (0 skips it)")
 	flagRate    = flag.Float64("sustain-rate", 20, "new requests per second in the sustained load (half auto, half approved)")
-	flagProfile = flag.String("cpuprofile", "", "write a CPU profile of the bench process (manager, webhooks, load) to this file")
-	flagLife    = flag.Duration("sustain-duration", 20*time.Second,
+	flagRepeat  = flag.Int("repeat", 3,
+		"measure the auto grant rate, the ceiling's and the raw delete's best points, and clustered expiries of up to "+
+			"-repeat-max-size grants this many times; each figure is the median")
+	flagRepeatMax = flag.Int("repeat-max-size", 1000, "largest clustered expiry that -repeat repeats")
+	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of the bench process (manager, webhooks, load) to this file")
+	flagAPIProf   = flag.String("apiserver-cpuprofile", "",
+		"write a CPU profile of the kube-apiserver, taken over the first -apiserver-profile-seconds of the auto grant phase, to this file")
+	flagAPIProfSecs = flag.Int("apiserver-profile-seconds", 10, "length of the kube-apiserver's CPU profile")
+	flagLife        = flag.Duration("sustain-duration", 20*time.Second,
 		"spec.duration of the sustained load's requests, so they expire during the run")
 )
 
@@ -58,6 +65,9 @@ func main() {
 	must(err, "-clustered")
 	sweep, err := parseSizes(*flagSweep)
 	must(err, "-ceiling-sweep")
+	if *flagRepeat < 1 {
+		must(fmt.Errorf("%d is less than 1", *flagRepeat), "-repeat")
+	}
 	if len(sweep) == 0 {
 		must(fmt.Errorf("no concurrency given"), "-ceiling-sweep")
 	}

@@ -46,6 +46,9 @@ type Ceiling struct {
 	CreatesPerS float64        `json:"creates_per_s"`
 	Concurrency int            `json:"concurrency"`
 	Sweep       []CeilingPoint `json:"sweep"`
+	// Repeats is each run at Concurrency (-repeat); CreatesPerS is their
+	// median.
+	Repeats []float64 `json:"repeats,omitempty"`
 	// WithEvents is the same sweep with the Kubernetes Events rolegate
 	// writes per auto grant added to each request's writes.
 	WithEvents *CeilingEvents `json:"with_events,omitempty"`
@@ -59,6 +62,7 @@ type CeilingEvents struct {
 	EventsPerRequest int            `json:"events_per_request"`
 	CreatesPerS      float64        `json:"creates_per_s"`
 	Concurrency      int            `json:"concurrency"`
+	Repeats          []float64      `json:"repeats,omitempty"`
 	Sweep            []CeilingPoint `json:"sweep"`
 }
 
@@ -68,6 +72,10 @@ type CeilingPoint struct {
 	Count       int     `json:"count"`
 	Seconds     float64 `json:"seconds"`
 	PerS        float64 `json:"per_s"`
+	// CPUMsPerRequest is the CPU time per request of the bench process,
+	// kube-apiserver and etcd.
+	CPUMsPerRequest map[string]float64 `json:"cpu_ms_per_request"`
+	Repeats         []float64          `json:"-"`
 }
 
 // RawDeletePoint is the raw delete of N RoleBindings (or the raw record
@@ -109,6 +117,16 @@ type Phase struct {
 	// WriteMsByVerb is the mean time of one manager write, by verb.
 	WriteMsByVerb map[string]float64 `json:"write_ms_by_verb"`
 	Passes        *Passes            `json:"passes"`
+	// Repeats is the rate of each run of the phase (-repeat); the phase's
+	// figures are those of the median run.
+	Repeats []float64 `json:"repeats,omitempty"`
+	// RequestsPerGrant is every HTTP request of the manager (reads,
+	// watches and Events included) per grant, by verb and resource.
+	RequestsPerGrant map[string]float64 `json:"requests_per_grant"`
+	// CPUMsPerGrant is the CPU time per grant of the bench process
+	// (manager, webhooks, load, observer), kube-apiserver and etcd, from
+	// the first create until every request of the phase was granted.
+	CPUMsPerGrant map[string]float64 `json:"cpu_ms_per_grant"`
 }
 
 // Passes is the AccessRequest controller's work during a phase, from
@@ -146,13 +164,19 @@ type Clustered struct {
 	P50Ms float64 `json:"p50_ms"`
 	P99Ms float64 `json:"p99_ms"`
 	MaxMs float64 `json:"max_ms"`
+	// Repeats is the p99 of each run (-repeat, up to -repeat-max-size); the
+	// figures are the median run's.
+	Repeats []float64 `json:"repeats,omitempty"`
 	// RawDeleteMs is how long the raw client takes to delete N RoleBindings
 	// on the same server: the fastest point of RawDeleteSweep, at
 	// RawDeleteConcurrency.
 	RawDeleteMs          float64          `json:"raw_delete_ms"`
 	RawDeleteConcurrency int              `json:"raw_delete_concurrency"`
 	RawDeleteSweep       []RawDeletePoint `json:"raw_delete_sweep"`
-	RatioP99ToRawDelete  float64          `json:"ratio_p99_to_raw_delete"`
+	// RawDeleteRepeats is each run at RawDeleteConcurrency (-repeat);
+	// RawDeleteMs is their median.
+	RawDeleteRepeats    []float64 `json:"raw_delete_repeats,omitempty"`
+	RatioP99ToRawDelete float64   `json:"ratio_p99_to_raw_delete"`
 	// RecordedP99Ms is expiresAt → status.revokedAt seen, p99: when the
 	// revocation is recorded, after the binding is gone.
 	RecordedP99Ms float64 `json:"recorded_p99_ms"`

@@ -307,4 +307,40 @@ func pool(n, c int, f func(i int) error) error {
 	return firstErr
 }
 
+// median of xs: the middle one, or the mean of the two in the middle.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return (s[(len(s)-1)/2] + s[len(s)/2]) / 2
+}
+
+// medianRun returns the run whose figure is nearest the median of all
+// runs' figures (the median run of an odd count), and those figures.
+func medianRun[T any](runs []T, figure func(T) float64) (T, []float64) {
+	fs := make([]float64, len(runs))
+	for i, r := range runs {
+		fs[i] = figure(r)
+	}
+	m := median(fs)
+	best := 0
+	for i, f := range fs {
+		if math.Abs(f-m) < math.Abs(fs[best]-m) {
+			best = i
+		}
+	}
+	return runs[best], fs
+}
+
+// rounded is m with each figure to one decimal, for the log.
+func rounded(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[k] = math.Round(v*10) / 10
+	}
+	return out
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
