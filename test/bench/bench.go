@@ -48,7 +48,10 @@ type bench struct {
 	requests    *apiRequests
 	heap        *heapSampler
 	created     sync.Map // name -> time.Time just before Create
-	res         Result
+	// granted is the status of an auto grant of the grant phase, which the
+	// ceiling writes for its requests.
+	granted *accessv1alpha1.AccessRequestStatus
+	res     Result
 }
 
 func newBench(ctx context.Context, env *envtest.Environment, cfg *rest.Config, sizes, sweep []int) *bench {

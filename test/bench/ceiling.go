@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -137,11 +138,7 @@ func (g rawGranter) grant(name string, events int) error {
 		return err
 	}
 	before := r.DeepCopy()
-	r.Status.GrantedAt = &metav1.Time{Time: now}
-	r.Status.ExpiresAt = &metav1.Time{Time: now.Add(time.Hour)}
-	r.Status.RoleBinding = rb.Name
-	meta.SetStatusCondition(&r.Status.Conditions, metav1.Condition{Type: accessv1alpha1.ConditionReady,
-		Status: metav1.ConditionTrue, Reason: accessv1alpha1.ReasonGranted, Message: "ceiling"})
+	r.Status = grantedStatus(b.granted, rb.Name, now)
 	if err := g.raw.Status().Patch(b.ctx, r, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return err
 	}
@@ -160,6 +157,25 @@ func (g rawGranter) grant(name string, events int) error {
 		}
 	}
 	return nil
+}
+
+// grantedStatus is the status rolegate wrote for an auto grant (tmpl, read
+// after the grant phase), for another request granted at now with the
+// RoleBinding binding: the same conditions, approvals and fields, so the
+// ceiling's status write and stored object are the size rolegate's are.
+func grantedStatus(tmpl *accessv1alpha1.AccessRequestStatus, binding string, now time.Time) accessv1alpha1.AccessRequestStatus {
+	st := *tmpl.DeepCopy()
+	at, expires := metav1.NewTime(now), metav1.NewTime(now.Add(time.Hour))
+	r := strings.NewReplacer(tmpl.RoleBinding, binding, tmpl.ExpiresAt.UTC().Format(time.RFC3339), expires.UTC().Format(time.RFC3339))
+	for i := range st.Conditions {
+		st.Conditions[i].LastTransitionTime = at
+		st.Conditions[i].Message = r.Replace(st.Conditions[i].Message)
+	}
+	for i := range st.Approvals {
+		st.Approvals[i].Time = at
+	}
+	st.GrantedAt, st.ExpiresAt, st.RoleBinding = &at, &expires, binding
+	return st
 }
 
 // rawDelete creates n RoleBindings (not timed) in a namespace of their own

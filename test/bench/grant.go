@@ -58,12 +58,20 @@ func (b *bench) grantPhases() {
 		}
 	}
 	b.res.Grant.Auto = medianPhase(runs)
+	b.granted = b.statusOf("auto-00000")
 	b.res.Grant.Human = b.grantPhase("human", n-n/2, false)
 	b.res.Grant.PerS = float64(n) / (b.res.Grant.Auto.Seconds + b.res.Grant.Human.Seconds)
 	h1 := heapAfterGC()
 	live := n/2**flagRepeat + n - n/2
 	b.res.Memory.HeapPer1kGrantsMB = (float64(h1) - float64(h0)) / (1 << 20) / (float64(live) / 1000)
 	logf("heap after GC %.1f -> %.1f MiB over %d live grants", float64(h0)/(1<<20), float64(h1)/(1<<20), live)
+}
+
+// statusOf reads a request's status from the API server.
+func (b *bench) statusOf(name string) *accessv1alpha1.AccessRequestStatus {
+	ar := &accessv1alpha1.AccessRequest{}
+	must(b.admin.Get(b.ctx, client.ObjectKey{Namespace: ns, Name: name}, ar), "reading "+name)
+	return &ar.Status
 }
 
 // repeatPrefix names the i-th repeat of a phase: prefix, prefix-r2, ...

@@ -19,10 +19,9 @@ func (b *bench) judge() {
 		r.Grant.Auto.RatioToCeilingWithEvents = r.Grant.Auto.PerS / we.CreatesPerS
 		r.Grant.Human.RatioToCeilingWithEvents = r.Grant.Human.PerS / we.CreatesPerS
 	}
-	// The ceiling makes "the same writes per grant": rolegate's
-	// include the Events of the grant, so the goal is judged against the
-	// ceiling that writes them too; the ratio without them is reported.
-	r.Targets["grant.auto.ratio_to_ceiling_with_events>=0.7"] = r.Grant.Auto.RatioToCeilingWithEvents >= 0.7
+	// The goal, against the ceiling without the grant's Events;
+	// the ratio to the ceiling that also writes them is reported.
+	r.Targets["grant.auto.ratio_to_ceiling>=0.7"] = r.Grant.Auto.RatioToCeiling >= 0.7
 	r.Targets["grant.auto.writes_per_grant<=2.05"] = r.Grant.Auto.WritesPerGrant <= 2.05
 	for _, c := range r.Expiry.Clustered {
 		if c.Error != "" {
@@ -130,14 +129,13 @@ func report(r Result) {
 func reportGrants(r Result, row func(f, v, c, ratio, t string)) {
 	ceil := fmt.Sprintf("%.1f/s (best, at %d%s)", r.Ceiling.CreatesPerS, r.Ceiling.Concurrency, runs(r.Ceiling.Repeats, "%.1f"))
 	a, h := r.Grant.Auto, r.Grant.Human
+	row(fmt.Sprintf("grants/s, auto (%d)", a.Count), fmt.Sprintf("%.1f%s", a.PerS, runs(a.Repeats, "%.1f")), ceil,
+		fmt.Sprintf("%.2f", a.RatioToCeiling), "≥ 0.7 "+pf(r.Targets["grant.auto.ratio_to_ceiling>=0.7"]))
 	if we := r.Ceiling.WithEvents; we != nil {
-		row(fmt.Sprintf("grants/s, auto (%d; %.2f Events per grant)", a.Count, a.EventsPerGrant),
-			fmt.Sprintf("%.1f%s", a.PerS, runs(a.Repeats, "%.1f")),
-			fmt.Sprintf("%.1f/s (the same writes and %d Events; best, at %d%s)", we.CreatesPerS, we.EventsPerRequest, we.Concurrency,
-				runs(we.Repeats, "%.1f")),
-			fmt.Sprintf("%.2f", a.RatioToCeilingWithEvents), "≥ 0.7 "+pf(r.Targets["grant.auto.ratio_to_ceiling_with_events>=0.7"]))
+		row(fmt.Sprintf("grants/s, auto, against the same writes and the grant's Events (%.2f per grant)", a.EventsPerGrant),
+			fmt.Sprintf("%.1f", a.PerS), fmt.Sprintf("%.1f/s (with %d Events; best, at %d%s)", we.CreatesPerS, we.EventsPerRequest,
+				we.Concurrency, runs(we.Repeats, "%.1f")), fmt.Sprintf("%.2f", a.RatioToCeilingWithEvents), "")
 	}
-	row("grants/s, auto, against the writes without Events", fmt.Sprintf("%.1f", a.PerS), ceil, fmt.Sprintf("%.2f", a.RatioToCeiling), "")
 	row(fmt.Sprintf("grants/s, one approval (%d)", h.Count), fmt.Sprintf("%.1f", h.PerS), ceil, fmt.Sprintf("%.2f", h.RatioToCeiling), "")
 	row("CPU ms per auto grant: bench process (manager, webhooks, load) / kube-apiserver / etcd", cpu(a.CPUMsPerGrant),
 		cpuCeilings(r.Ceiling), "", "")
